@@ -1,0 +1,196 @@
+// Volume: opening, and the control operations that change the remap table.
+// The byte-range I/O path is in volume_io.cc.
+#include "remapfs/volume.h"
+
+#include <spdlog/spdlog.h>
+
+#include "remapfs/spare_allocator.h"
+
+namespace remapfs {
+
+Volume::Volume(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
+               std::unique_ptr<MetadataStore> metadata)
+    : main_(std::move(main)),
+      spare_(std::move(spare)),
+      metadata_(std::move(metadata)),
+      allocator_(std::make_unique<SpareAllocator>(metadata_->slot_count())) {}
+
+Volume::~Volume() = default;
+
+Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
+                    std::unique_ptr<Volume>* out) {
+  MetadataOpenOptions options;
+  options.expected_main_bytes = main->Size();
+  std::unique_ptr<MetadataStore> metadata;
+  REMAPFS_RETURN_IF_ERROR(MetadataStore::Open(spare.get(), options, &metadata));
+  std::unique_ptr<Volume> v(new Volume(std::move(main), std::move(spare), std::move(metadata)));
+  for (uint64_t slot = 0; slot < v->metadata_->slot_count(); ++slot) {
+    const SlotEntry e = v->metadata_->slot(slot);
+    if (!e.used) continue;
+    REMAPFS_RETURN_IF_ERROR(v->allocator_->MarkUsed(slot));
+    v->map_[e.main_sector] = Mapping{slot, e.pending};
+    v->pending_count_ += e.pending;
+  }
+  spdlog::info("volume open: {} main sectors of {} bytes, {} remapped ({} pending), "
+               "metadata sequence {}, {}/{} copies valid, {} repaired",
+               v->geometry().main_sectors, v->geometry().sector_size, v->map_.size(),
+               v->pending_count_, v->metadata_->sequence(), v->metadata_->valid_copies(),
+               v->geometry().placement.copy_starts.size(), v->metadata_->repaired_copies());
+  *out = std::move(v);
+  return Status::Ok();
+}
+
+uint64_t Volume::SpareByteOffset(uint64_t slot) const {
+  return metadata_->reservations().SlotToSector(slot) * geometry().sector_size;
+}
+
+uint64_t Volume::CountUnmapped(const std::vector<SectorRange>& ranges) const {
+  uint64_t count = 0;
+  for (const SectorRange& r : ranges) {
+    count += r.count();
+    for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it)
+      --count;
+  }
+  return count;
+}
+
+// Copies one main sector to its new spare slot. A sector MAIN cannot give
+// back becomes pending rather than being filled with invented data.
+Status Volume::CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf,
+                           bool* pending) {
+  const uint32_t ss = geometry().sector_size;
+  Status st = main_->Read(sector * ss, buf.data(), ss);
+  *pending = !st.ok();
+  if (!st.ok()) {
+    spdlog::warn("main sector {} unreadable while remapping ({}); marked pending", sector,
+                 st.ToString());
+    return Status::Ok();
+  }
+  return spare_->Write(SpareByteOffset(slot), buf.data(), ss);
+}
+
+Status Volume::AddBad(const std::vector<SectorRange>& input) {
+  const std::vector<SectorRange> ranges = NormalizeRanges(input);
+  std::unique_lock lock(table_mu_);
+  for (const SectorRange& r : ranges)
+    if (r.first > r.last || r.last >= geometry().main_sectors)
+      return Status::InvalidArgument("sectors " + std::to_string(r.first) + "-" +
+                                     std::to_string(r.last) + " are outside MAIN");
+  const uint64_t needed = CountUnmapped(ranges);
+  if (needed == 0) return Status::Ok();
+  if (needed > allocator_->free_count())
+    return Status::NoSpace("spare exhausted: " + std::to_string(needed) +
+                           " sectors to remap but only " +
+                           std::to_string(allocator_->free_count()) + " free");
+  std::vector<uint64_t> slots;
+  REMAPFS_RETURN_IF_ERROR(allocator_->AllocateMany(needed, &slots));
+  std::vector<SlotChange> changes;
+  std::vector<uint8_t> buf(geometry().sector_size);
+  Status st;
+  size_t next = 0;
+  for (const SectorRange& r : ranges) {
+    for (uint64_t s = r.first; s <= r.last && st.ok(); ++s) {
+      if (map_.count(s)) continue;
+      bool pending = false;
+      st = CopyToSpare(s, slots[next], buf, &pending);
+      changes.push_back({slots[next++], SlotEntry{true, pending, s}});
+    }
+  }
+  if (st.ok()) st = spare_->Flush();  // the data is durable before the map names it
+  if (st.ok()) st = metadata_->Commit(changes);
+  if (!st.ok()) {
+    for (uint64_t slot : slots) (void)allocator_->Free(slot);
+    return st.WithContext("add_bad");
+  }
+  for (const SlotChange& c : changes) {
+    map_[c.entry.main_sector] = Mapping{c.slot, c.entry.pending};
+    pending_count_ += c.entry.pending;
+    spdlog::debug("remapped main sector {} -> spare sector {}{}", c.entry.main_sector,
+                  metadata_->reservations().SlotToSector(c.slot),
+                  c.entry.pending ? " (pending)" : "");
+  }
+  for (const SectorRange& r : ranges)
+    spdlog::info("add_bad {}-{}: remapped, metadata sequence {}", r.first, r.last,
+                 metadata_->sequence());
+  return Status::Ok();
+}
+
+Status Volume::Remove(const std::vector<SectorRange>& input) {
+  const std::vector<SectorRange> ranges = NormalizeRanges(input);
+  std::unique_lock lock(table_mu_);
+  const uint32_t ss = geometry().sector_size;
+  std::vector<SlotChange> changes;
+  std::vector<uint8_t> buf(ss);
+  for (const SectorRange& r : ranges) {
+    for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it) {
+      // A pending sector has no data worth copying: MAIN keeps what it has.
+      if (!it->second.pending) {
+        REMAPFS_RETURN_IF_ERROR(spare_->Read(SpareByteOffset(it->second.slot), buf.data(), ss)
+                                    .WithContext("remove"));
+        REMAPFS_RETURN_IF_ERROR(main_->Write(it->first * ss, buf.data(), ss).WithContext("remove"));
+      }
+      changes.push_back({it->second.slot, SlotEntry{}});
+    }
+  }
+  if (changes.empty()) return Status::Ok();
+  REMAPFS_RETURN_IF_ERROR(main_->Flush().WithContext("remove"));
+  REMAPFS_RETURN_IF_ERROR(metadata_->Commit(changes).WithContext("remove"));
+  for (const SlotChange& c : changes) (void)allocator_->Free(c.slot);
+  for (const SectorRange& r : ranges) {
+    auto first = map_.lower_bound(r.first);
+    auto last = map_.upper_bound(r.last);
+    for (auto it = first; it != last; ++it) pending_count_ -= it->second.pending;
+    map_.erase(first, last);
+    spdlog::info("remove {}-{}: returned to main, metadata sequence {}", r.first, r.last,
+                 metadata_->sequence());
+  }
+  return Status::Ok();
+}
+
+void Volume::SetLastError(const Status& s) {
+  std::lock_guard lock(stats_mu_);
+  last_error_ = s.ToString();
+}
+
+std::vector<RemapEntry> Volume::Remaps() const {
+  std::shared_lock lock(table_mu_);
+  std::vector<RemapEntry> out;
+  out.reserve(map_.size());
+  for (const auto& [sector, m] : map_)
+    out.push_back({sector, metadata_->reservations().SlotToSector(m.slot), m.pending});
+  return out;
+}
+
+std::vector<Extent> Volume::Reservations() const {
+  return metadata_->reservations().extents();
+}
+
+VolumeStats Volume::Stats() const {
+  VolumeStats s;
+  {
+    std::shared_lock lock(table_mu_);
+    const Geometry& g = geometry();
+    s.sector_size = g.sector_size;
+    s.main_sectors = g.main_sectors;
+    s.spare_sectors = g.spare_sectors;
+    s.strategy = g.placement.strategy;
+    s.metadata_copies = g.placement.copy_starts.size();
+    s.metadata_valid_copies = metadata_->valid_copies();
+    s.metadata_repaired_copies = metadata_->repaired_copies();
+    s.metadata_sequence = metadata_->sequence();
+    s.reserved_sectors = g.placement.reserved_sectors();
+    s.spare_capacity = g.spare_capacity();
+    s.spare_used = allocator_->used_count();
+    s.spare_free = allocator_->free_count();
+    s.remapped = map_.size() - pending_count_;
+    s.pending = pending_count_;
+  }
+  std::lock_guard lock(stats_mu_);
+  s.read_errors = read_errors_;
+  s.write_errors = write_errors_;
+  s.auto_remaps = auto_remaps_;
+  s.last_error = last_error_;
+  return s;
+}
+
+}  // namespace remapfs

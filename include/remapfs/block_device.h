@@ -1,0 +1,58 @@
+// BlockDevice: the one small storage interface everything in remapfs sits on.
+//
+// Implementations: a file or block device (OpenFileDevice), an in-memory
+// device for tests and examples (NewMemoryDevice), and FaultyDevice
+// (fault_device.h), a decorator that injects errors and simulated crashes.
+// Decorators own the device they wrap.
+//
+// Contract, for every implementation:
+//  - Read/Write transfer exactly `len` bytes at byte `offset` or fail; there
+//    are no short transfers. A range reaching past Size() fails with
+//    InvalidArgument and transfers nothing.
+//  - Read and Write may be called concurrently from many threads. Concurrent
+//    calls on disjoint ranges never interfere; the caller orders overlapping
+//    ones.
+//  - Flush returns once every Write that completed before the call is on
+//    stable storage (fdatasync for files).
+//  - Size() never changes while the device is open.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "remapfs/status.h"
+
+namespace remapfs {
+
+class BlockDevice {
+ public:
+  virtual ~BlockDevice() = default;
+
+  virtual Status Read(uint64_t offset, void* buf, size_t len) = 0;
+  virtual Status Write(uint64_t offset, const void* buf, size_t len) = 0;
+  virtual Status Flush() = 0;
+  virtual uint64_t Size() const = 0;
+};
+
+struct FileDeviceOptions {
+  bool read_only = false;
+  // O_DIRECT: the caller then keeps buffers, offsets and lengths aligned to
+  // the logical block size of the underlying device.
+  bool direct_io = false;
+  // Take an exclusive flock() on the file for as long as the device is open;
+  // fails with Busy when another open file description holds it. flock (not
+  // fcntl) so the lock survives the daemon's fork.
+  bool exclusive_lock = true;
+};
+
+// Opens a regular file or block device. Size() is the file size, or the
+// block device's size (BLKGETSIZE64).
+Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
+                      std::unique_ptr<BlockDevice>* out);
+
+// A zero-filled device held in memory. Thread-safe per the contract above.
+std::unique_ptr<BlockDevice> NewMemoryDevice(uint64_t size);
+
+}  // namespace remapfs

@@ -1,0 +1,76 @@
+// FaultyDevice: a BlockDevice decorator that fails chosen sectors, and can
+// simulate a power cut in the middle of a write.
+//
+// It serves three users: unit tests (crash and torn-write simulation), the
+// `control/inject` file of a mount (faults on MAIN, below the remap engine,
+// exactly where a real EIO comes from), and examples. It owns its base.
+//
+// Thread safety: all methods may be called concurrently. With no faults and
+// no crash armed, Read/Write cost one relaxed atomic load over the base.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "remapfs/block_device.h"
+
+namespace remapfs {
+
+enum class FaultMode { kRead, kWrite, kReadWrite };
+
+struct Fault {
+  uint64_t first;  // sector, inclusive
+  uint64_t last;   // sector, inclusive
+  FaultMode mode;
+};
+
+class FaultyDevice : public BlockDevice {
+ public:
+  FaultyDevice(std::unique_ptr<BlockDevice> base, uint32_t sector_size);
+
+  // A Read (Write) touching any byte of a faulted sector fails with EIO and
+  // transfers nothing. Adding a range replaces the mode of the sectors it
+  // covers.
+  void AddFault(uint64_t first, uint64_t last, FaultMode mode);
+  void ClearFaults(uint64_t first, uint64_t last);
+  void ClearAllFaults();
+  // Sorted by first sector; adjacent sectors with one mode are merged.
+  std::vector<Fault> Faults() const;
+
+  // Simulated power cut: the next `writes_before` Write calls succeed; the
+  // one after writes only its first `torn_bytes` bytes to the base and fails
+  // with EIO; every later Write and Flush fails with EIO without touching
+  // the base. Reads keep working (the "disk after reboot" view).
+  void ArmCrash(uint64_t writes_before, size_t torn_bytes);
+  void DisarmCrash();
+  bool crashed() const { return crashed_.load(); }
+  // Number of Write calls that reached the base since construction.
+  uint64_t writes_seen() const { return writes_seen_.load(); }
+
+  BlockDevice* base() { return base_.get(); }
+
+  Status Read(uint64_t offset, void* buf, size_t len) override;
+  Status Write(uint64_t offset, const void* buf, size_t len) override;
+  Status Flush() override;
+  uint64_t Size() const override { return base_->Size(); }
+
+ private:
+  bool Hits(uint64_t offset, size_t len, bool is_write) const;
+
+  std::unique_ptr<BlockDevice> base_;
+  const uint32_t sector_size_;
+  mutable std::mutex mu_;
+  std::map<uint64_t, Fault> faults_;  // keyed by first sector; disjoint
+  std::atomic<bool> any_armed_{false};
+  std::atomic<bool> crash_armed_{false};
+  std::atomic<bool> crashed_{false};
+  std::atomic<uint64_t> writes_seen_{0};
+  uint64_t crash_countdown_ = 0;
+  size_t torn_bytes_ = 0;
+};
+
+}  // namespace remapfs

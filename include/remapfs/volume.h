@@ -1,0 +1,139 @@
+// Volume: the remapped disk. Byte-range reads and writes go to MAIN, except
+// for remapped sectors, which live on the spare.
+//
+// Ownership: a Volume owns both devices and its MetadataStore.
+//
+// Thread safety: every public method may be called concurrently.
+//  - Read/Write/Sync take a shared lock on the remap table for the whole
+//    request, so a remap cannot switch a sector under an in-flight request;
+//    a request over sectors with no remap is one device call, no allocation.
+//  - AddBad/Remove, and writes that must change the table (a pending sector
+//    being rewritten), take the exclusive lock: they copy data, commit the
+//    metadata, then switch the in-memory map, with no request in flight.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "remapfs/block_device.h"
+#include "remapfs/metadata.h"
+#include "remapfs/sector_list.h"
+#include "remapfs/status.h"
+
+namespace remapfs {
+
+struct RemapEntry {
+  uint64_t main_sector = 0;
+  uint64_t spare_sector = 0;
+  bool pending = false;
+};
+
+struct VolumeStats {
+  uint32_t sector_size = 0;
+  uint64_t main_sectors = 0;
+  uint64_t spare_sectors = 0;
+  Strategy strategy = Strategy::kAuto;
+  uint32_t metadata_copies = 0;
+  uint32_t metadata_valid_copies = 0;
+  uint32_t metadata_repaired_copies = 0;  // rewritten at open
+  uint64_t metadata_sequence = 0;
+  uint64_t reserved_sectors = 0;
+  uint64_t spare_capacity = 0;
+  uint64_t spare_used = 0;
+  uint64_t spare_free = 0;
+  uint64_t remapped = 0;  // active remaps
+  uint64_t pending = 0;
+  uint64_t read_errors = 0;
+  uint64_t write_errors = 0;
+  uint64_t auto_remaps = 0;
+  std::string last_error;  // "none" until something fails
+};
+
+class Volume {
+ public:
+  // Loads metadata from `spare` (repairing stale copies) and checks it
+  // belongs to `main` (same size). `main` should be the device that faults
+  // may be injected into; the Volume does not care which decorator it is.
+  static Status Open(std::unique_ptr<BlockDevice> main,
+                     std::unique_ptr<BlockDevice> spare,
+                     std::unique_ptr<Volume>* out);
+
+  ~Volume();
+
+  uint64_t size_bytes() const { return geometry().main_bytes(); }
+  const Geometry& geometry() const { return metadata_->geometry(); }
+
+  // Reads [offset, offset+len). InvalidArgument past the end; IoError(EIO)
+  // if any touched sector is pending or a device fails.
+  Status Read(uint64_t offset, void* buf, size_t len);
+  // Writes [offset, offset+len). NoSpace if it reaches past the end (nothing
+  // written). A write that fully covers a pending sector makes it active
+  // again (committed before returning); a partial write to one fails EIO.
+  Status Write(uint64_t offset, const void* buf, size_t len);
+  // Flushes both devices: every write completed before it is durable.
+  Status Sync();
+
+  // Remaps every sector in `ranges` (SPEC add_bad): all or nothing.
+  // Already-remapped sectors are skipped. NoSpace if the spare cannot hold
+  // every new remap. Returns after the commit is durable.
+  Status AddBad(const std::vector<SectorRange>& ranges);
+  // Returns sectors to MAIN (SPEC remove), copying active data back first.
+  // Sectors that are not remapped are skipped.
+  Status Remove(const std::vector<SectorRange>& ranges);
+
+  // Records a failure for the status `last_error` line.
+  void SetLastError(const Status& s);
+
+  std::vector<RemapEntry> Remaps() const;  // sorted by main sector
+  std::vector<Extent> Reservations() const;
+  VolumeStats Stats() const;
+
+ private:
+  struct Mapping {
+    uint64_t slot;
+    bool pending;
+  };
+  Volume(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
+         std::unique_ptr<MetadataStore> metadata);
+
+  // The split of a byte range at remapped sectors (volume_io.cc). Calls
+  // fn(device, device_offset, buffer_offset, length) for each run in order;
+  // stops at the first error. Caller holds table_mu_.
+  template <typename Fn>
+  Status ForEachRun(uint64_t offset, size_t len, Fn&& fn) const;
+  Status WriteRuns(uint64_t offset, const void* buf, size_t len);
+  Status WriteRewritingPending(uint64_t offset, const void* buf, size_t len);
+  bool RangeHasPending(uint64_t offset, size_t len) const;
+  uint64_t SpareByteOffset(uint64_t slot) const;
+  uint64_t CountUnmapped(const std::vector<SectorRange>& ranges) const;
+  Status CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf,
+                     bool* pending);
+  void CountError(const Status& st, bool is_write);
+
+  std::unique_ptr<BlockDevice> main_;
+  std::unique_ptr<BlockDevice> spare_;
+  std::unique_ptr<MetadataStore> metadata_;
+  std::unique_ptr<class SpareAllocator> allocator_;
+
+  mutable std::shared_mutex table_mu_;  // guards map_, allocator_, metadata_
+  std::map<uint64_t, Mapping> map_;     // main sector -> slot
+  uint64_t pending_count_ = 0;
+
+  mutable std::mutex stats_mu_;  // guards the counters below
+  uint64_t read_errors_ = 0;
+  uint64_t write_errors_ = 0;
+  uint64_t auto_remaps_ = 0;
+  std::string last_error_ = "none";
+};
+
+// The text of the read-only control files (SPEC "Read-only control files").
+std::string FormatRemaps(const std::vector<RemapEntry>& remaps);
+std::string FormatReservations(const std::vector<Extent>& extents);
+std::string FormatStatus(const VolumeStats& stats);
+
+}  // namespace remapfs
