@@ -19,11 +19,17 @@ Volume::~Volume() = default;
 
 Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
                     std::unique_ptr<Volume>* out) {
+  return Open(std::move(main), std::move(spare), VolumeOptions{}, out);
+}
+
+Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
+                    const VolumeOptions& volume_options, std::unique_ptr<Volume>* out) {
   MetadataOpenOptions options;
   options.expected_main_bytes = main->Size();
   std::unique_ptr<MetadataStore> metadata;
   REMAPFS_RETURN_IF_ERROR(MetadataStore::Open(spare.get(), options, &metadata));
   std::unique_ptr<Volume> v(new Volume(std::move(main), std::move(spare), std::move(metadata)));
+  v->read_retries_ = volume_options.read_retries;
   for (uint64_t slot = 0; slot < v->metadata_->slot_count(); ++slot) {
     const SlotEntry e = v->metadata_->slot(slot);
     if (!e.used) continue;

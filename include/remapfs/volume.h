@@ -54,8 +54,17 @@ struct VolumeStats {
   std::string last_error;  // "none" until something fails
 };
 
+struct VolumeOptions {
+  // Extra attempts at a MAIN read that failed with EIO before its sectors
+  // are declared pending.
+  uint32_t read_retries = 2;
+};
+
 class Volume {
  public:
+  static Status Open(std::unique_ptr<BlockDevice> main,
+                     std::unique_ptr<BlockDevice> spare,
+                     const VolumeOptions& options, std::unique_ptr<Volume>* out);
   // Loads metadata from `spare` (repairing stale copies) and checks it
   // belongs to `main` (same size). `main` should be the device that faults
   // may be injected into; the Volume does not care which decorator it is.
@@ -106,8 +115,22 @@ class Volume {
   // stops at the first error. Caller holds table_mu_.
   template <typename Fn>
   Status ForEachRun(uint64_t offset, size_t len, Fn&& fn) const;
+  Status ReadRuns(uint64_t offset, void* buf, size_t len) const;
   Status WriteRuns(uint64_t offset, const void* buf, size_t len);
-  Status WriteRewritingPending(uint64_t offset, const void* buf, size_t len);
+  static bool IsMediaError(const Status& st);
+  // The failing-disk paths (volume_recovery.cc); exclusive lock.
+  Status WriteSlowPath(uint64_t offset, const void* buf, size_t len);
+  Status ReadAfterMediaError(uint64_t offset, void* buf, size_t len);
+  Status WriteMainBySector(uint64_t at, const uint8_t* data, size_t n,
+                           std::vector<uint64_t>* failed);
+  Status RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t offset,
+                           const uint8_t* data, size_t len,
+                           std::vector<SlotChange>* changes);
+  Status FindUnreadableSectors(uint64_t offset, size_t len,
+                               std::vector<uint64_t>* failed) const;
+  // The last `new_slots` changes use freshly allocated slots, released
+  // again if the commit fails.
+  Status CommitAndApply(const std::vector<SlotChange>& changes, size_t new_slots);
   bool RangeHasPending(uint64_t offset, size_t len) const;
   uint64_t SpareByteOffset(uint64_t slot) const;
   uint64_t CountUnmapped(const std::vector<SectorRange>& ranges) const;
@@ -119,6 +142,7 @@ class Volume {
   std::unique_ptr<BlockDevice> spare_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<class SpareAllocator> allocator_;
+  uint32_t read_retries_ = 2;
 
   mutable std::shared_mutex table_mu_;  // guards map_, allocator_, metadata_
   std::map<uint64_t, Mapping> map_;     // main sector -> slot

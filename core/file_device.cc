@@ -1,0 +1,151 @@
+// BlockDevice over a regular file or a block device (pread/pwrite).
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "remapfs/block_device.h"
+
+namespace remapfs {
+
+namespace {
+
+std::string At(const std::string& path, uint64_t offset) {
+  return path + " at " + std::to_string(offset);
+}
+
+class FileDevice : public BlockDevice {
+ public:
+  FileDevice(int fd, std::string path, uint64_t size)
+      : fd_(fd), path_(std::move(path)), size_(size) {}
+  ~FileDevice() override { ::close(fd_); }  // also drops the flock
+
+  Status Read(uint64_t offset, void* buf, size_t len) override {
+    REMAPFS_RETURN_IF_ERROR(CheckRange("read", offset, len));
+    auto* p = static_cast<char*>(buf);
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = ::pread(fd_, p + done, len - done, offset + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "read " + At(path_, offset + done));
+      // Size() said these bytes exist: a short file is an I/O error.
+      if (n == 0) {
+        return Status::IoError("read " + At(path_, offset + done) +
+                               ": unexpected end of file");
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Status Write(uint64_t offset, const void* buf, size_t len) override {
+    REMAPFS_RETURN_IF_ERROR(CheckRange("write", offset, len));
+    const auto* p = static_cast<const char*>(buf);
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = ::pwrite(fd_, p + done, len - done, offset + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "write " + At(path_, offset + done));
+      if (n == 0) {
+        return Status::IoError("write " + At(path_, offset + done) +
+                               ": device accepted no bytes");
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Status Flush() override {
+    while (::fdatasync(fd_) != 0) {
+      if (errno != EINTR) return Status::FromErrno(errno, "fdatasync " + path_);
+    }
+    return Status::Ok();
+  }
+
+  uint64_t Size() const override { return size_; }
+
+ private:
+  Status CheckRange(const char* op, uint64_t offset, size_t len) const {
+    if (len > size_ || offset > size_ - len) {
+      return Status::InvalidArgument(std::string(op) + " of " +
+                                     std::to_string(len) + " bytes " +
+                                     At(path_, offset) + " past its end (" +
+                                     std::to_string(size_) + " bytes)");
+    }
+    return Status::Ok();
+  }
+
+  const int fd_;
+  const std::string path_;
+  const uint64_t size_;
+};
+
+// Size of an open regular file or block device; refuses anything else.
+Status DeviceSize(int fd, const std::string& path, uint64_t* size) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat " + path);
+  if (S_ISREG(st.st_mode)) {
+    *size = static_cast<uint64_t>(st.st_size);
+    return Status::Ok();
+  }
+  if (S_ISBLK(st.st_mode)) {
+    if (::ioctl(fd, BLKGETSIZE64, size) != 0) {
+      return Status::FromErrno(errno, "BLKGETSIZE64 " + path);
+    }
+    return Status::Ok();
+  }
+  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + " is a directory");
+  return Status::InvalidArgument(path + " is not a regular file or block device");
+}
+
+Status LockDevice(int fd, const std::string& path, bool shared) {
+  while (::flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) {
+      return Status::Busy(path + " is in use by another remapfs process");
+    }
+    return Status::FromErrno(errno, "lock " + path);
+  }
+  return Status::Ok();
+}
+
+// Opened with O_NONBLOCK so a FIFO path cannot hang us before the type
+// check; the flag is cleared again once the type is known to be good.
+Status ClearNonBlock(int fd, const std::string& path) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return Status::FromErrno(errno, "fcntl " + path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
+                      std::unique_ptr<BlockDevice>* out) {
+  int flags = (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
+  if (options.direct_io) flags |= O_DIRECT;
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    if (errno == EISDIR) return Status::InvalidArgument(path + " is a directory");
+    return Status::FromErrno(errno, "open " + path);
+  }
+  uint64_t size = 0;
+  Status st = DeviceSize(fd, path, &size);
+  if (st.ok()) st = ClearNonBlock(fd, path);
+  // Read-only opens (info, check) share the lock: they coexist with each
+  // other but not with a mount or a format holding it exclusively.
+  if (st.ok() && options.exclusive_lock) st = LockDevice(fd, path, options.read_only);
+  if (!st.ok()) {
+    ::close(fd);
+    return st;
+  }
+  *out = std::make_unique<FileDevice>(fd, path, size);
+  return Status::Ok();
+}
+
+}  // namespace remapfs

@@ -1,0 +1,20 @@
+// The remapfs subcommands. Each takes the arguments after its name and
+// returns the process exit code; messages go to stdout (results) and stderr
+// ("remapfs <cmd>: <what is wrong>").
+//
+// Exit codes: 0 success, 1 refused or failed, 2 usage error. `check` uses
+// the fsck codes instead (0 clean, 1 repaired, 4 problems left, 8 could not
+// run).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace remapfs::cli {
+
+int RunFormat(const std::vector<std::string>& args);
+int RunMount(const std::vector<std::string>& args);
+int RunCheck(const std::vector<std::string>& args);
+int RunInfo(const std::vector<std::string>& args);
+
+}  // namespace remapfs::cli

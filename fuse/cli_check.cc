@@ -1,0 +1,140 @@
+// remapfs check: verify a spare offline and exit like fsck.
+#include <fmt/format.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "cli_common.h"
+#include "spare_checker.h"
+
+namespace remapfs::cli {
+namespace {
+
+constexpr std::string_view kCmd = "check";
+constexpr int kExitCouldNotRun = 8;
+constexpr const char* kUsage = R"(Usage: remapfs check SPARE [--main MAIN] [--repair] [--json]
+
+Verifies the metadata in SPARE offline: every copy, the reservations, the
+remap table. Exit status as fsck: 0 clean, 1 problems repaired, 4 problems
+left, 8 could not run. SPARE must not be mounted.
+
+Options:
+  --main MAIN   also check that MAIN still has the size SPARE was made for
+  --repair      rewrite stale or corrupt copies, free broken table entries
+  --json        one JSON object instead of text
+  --help        show this help
+)";
+
+struct CheckRequest {
+  std::string spare_path;
+  std::optional<std::string> main_path;
+  bool repair = false;
+  bool json = false;
+};
+
+std::optional<int> ParseRequest(const std::vector<std::string>& args,
+                                CheckRequest* req) {
+  ParsedArgs parsed;
+  std::string error;
+  if (!ParseArgs(args, {{"--main", true}, {"--repair"}, {"--json"}}, &parsed,
+                 &error)) {
+    return UsageError(kCmd, error);
+  }
+  if (parsed.Has("--help")) return PrintHelp(kUsage);
+  if (parsed.positionals.size() != 1) {
+    return UsageError(kCmd, parsed.positionals.empty() ? "SPARE is required"
+                                                       : "too many arguments");
+  }
+  req->spare_path = parsed.positionals[0];
+  req->main_path = parsed.Value("--main");
+  req->repair = parsed.Has("--repair");
+  req->json = parsed.Has("--json");
+  return std::nullopt;
+}
+
+std::string_view Verdict(int code) {
+  switch (code) {
+    case 0: return "clean";
+    case 1: return "repaired";
+    case 4: return "problems";
+    default: return "could-not-run";
+  }
+}
+
+// `could not run`: the reason in the same shape as a finished check.
+int ReportCouldNotRun(const CheckRequest& req, const std::string& reason) {
+  if (req.json) {
+    fmt::print("{{\"spare\":{},\"exit_code\":{},\"result\":\"{}\","
+               "\"error\":{},\"findings\":[]}}\n", JsonQuote(req.spare_path),
+               kExitCouldNotRun, Verdict(kExitCouldNotRun), JsonQuote(reason));
+  }
+  return Fail(kCmd, reason, kExitCouldNotRun);
+}
+
+void PrintText(const CheckRequest& req, const MetadataStore& store,
+               const CheckResult& result) {
+  for (const Finding& f : result.findings) {
+    fmt::print("{}: {}\n", f.repaired ? "repaired" : "problem", f.message);
+  }
+  size_t left = 0;
+  for (const Finding& f : result.findings) left += f.repaired ? 0 : 1;
+  fmt::print("{}: {}; {} problem(s) left, {} repaired; {}/{} metadata copies "
+             "valid at sequence {}; {} remapped, {} pending\n",
+             req.spare_path, Verdict(result.ExitCode()), left,
+             result.findings.size() - left, store.valid_copies(),
+             store.copy_reports().size(), store.sequence(), result.remapped,
+             result.pending);
+}
+
+void PrintJson(const CheckRequest& req, const MetadataStore& store,
+               const CheckResult& result) {
+  std::string findings, copies;
+  for (const Finding& f : result.findings) {
+    findings += fmt::format("{}{{\"repaired\":{},\"message\":{}}}",
+                            findings.empty() ? "" : ",", f.repaired,
+                            JsonQuote(f.message));
+  }
+  const auto& reports = store.copy_reports();
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const CopyReport& c = reports[i];
+    copies += fmt::format(
+        "{}{{\"index\":{},\"start\":{},\"state\":{},\"sequence\":{},"
+        "\"problem\":{},\"rewritten\":{}}}", i ? "," : "", i, c.start,
+        JsonQuote(CopyStateName(c.state)), c.sequence, JsonQuote(c.problem),
+        c.rewritten);
+  }
+  int code = result.ExitCode();
+  fmt::print("{{\"spare\":{},\"exit_code\":{},\"result\":\"{}\","
+             "\"findings\":[{}],\"copies\":[{}],\"metadata_valid_copies\":{},"
+             "\"metadata_sequence\":{},\"remapped\":{},\"pending\":{}}}\n",
+             JsonQuote(req.spare_path), code, Verdict(code), findings, copies,
+             store.valid_copies(), store.sequence(), result.remapped,
+             result.pending);
+}
+
+}  // namespace
+
+int RunCheck(const std::vector<std::string>& args) {
+  CheckRequest req;
+  if (auto code = ParseRequest(args, &req)) return *code;
+  std::optional<uint64_t> main_bytes;
+  if (req.main_path) {
+    uint64_t bytes = 0;
+    Status st = DeviceSize(*req.main_path, &bytes);
+    if (!st.ok()) return ReportCouldNotRun(req, "cannot open MAIN: " + st.message());
+    main_bytes = bytes;
+  }
+  OfflineSpare spare;
+  std::string message;
+  if (!OpenOfflineSpare(req.spare_path, req.repair, &spare, &message).ok()) {
+    return ReportCouldNotRun(req, message);
+  }
+  CheckResult result = CheckSpare(spare.store.get(), req.repair, main_bytes);
+  if (req.json) {
+    PrintJson(req, *spare.store, result);
+  } else {
+    PrintText(req, *spare.store, result);
+  }
+  return result.ExitCode();
+}
+
+}  // namespace remapfs::cli

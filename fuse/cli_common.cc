@@ -1,0 +1,146 @@
+#include "cli_common.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace remapfs::cli {
+
+int PrintHelp(std::string_view text) {
+  fmt::print("{}", text);
+  return kExitOk;
+}
+
+int UsageError(std::string_view cmd, std::string_view message) {
+  fmt::print(stderr, "remapfs {}: {}\nTry 'remapfs {} --help'.\n", cmd,
+             message, cmd);
+  return kExitUsage;
+}
+
+int Fail(std::string_view cmd, std::string_view message, int code) {
+  fmt::print(stderr, "remapfs {}: {}\n", cmd, message);
+  return code;
+}
+
+Status FileLock::Acquire(const std::string& path, bool exclusive,
+                         std::unique_ptr<FileLock>* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return Status::NotFound("'" + path + "' does not exist");
+    return Status::FromErrno(err, "open '" + path + "'");
+  }
+  if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Busy("'" + path + "' is in use by another remapfs process");
+    }
+    return Status::FromErrno(err, "lock '" + path + "'");
+  }
+  out->reset(new FileLock(fd));
+  return Status::Ok();
+}
+
+FileLock::~FileLock() { close(fd_); }
+
+Status DeviceSize(const std::string& path, uint64_t* bytes) {
+  FileDeviceOptions options;
+  options.read_only = true;
+  options.exclusive_lock = false;
+  std::unique_ptr<BlockDevice> device;
+  REMAPFS_RETURN_IF_ERROR(OpenFileDevice(path, options, &device));
+  *bytes = device->Size();
+  return Status::Ok();
+}
+
+std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
+                                  const Status& st) {
+  if (!MetadataStore::LooksFormatted(device)) {
+    return fmt::format("'{}' is not a remapfs spare (no metadata copy found; "
+                       "create one with 'remapfs format')", path);
+  }
+  if (st.IsCorruption()) {
+    return fmt::format("'{}' has no valid metadata copy: {}", path,
+                       st.message());
+  }
+  return fmt::format("cannot load the metadata of '{}': {}", path,
+                     st.message());
+}
+
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
+      sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) {
+    return true;
+  }
+  char ra[PATH_MAX], rb[PATH_MAX];
+  return realpath(a.c_str(), ra) && realpath(b.c_str(), rb) &&
+         std::string(ra) == rb;
+}
+
+Status OpenOfflineSpare(const std::string& path, bool repair,
+                        OfflineSpare* out, std::string* message) {
+  Status st = FileLock::Acquire(path, /*exclusive=*/repair, &out->lock);
+  if (!st.ok()) {
+    *message = st.code() == Status::Code::kBusy
+                   ? "SPARE " + st.message() + " (unmount it first)"
+                   : "cannot open SPARE: " + st.message();
+    return st;
+  }
+  FileDeviceOptions options;
+  options.read_only = !repair;
+  options.exclusive_lock = false;  // our FileLock already guards it
+  st = OpenFileDevice(path, options, &out->device);
+  if (!st.ok()) {
+    *message = "cannot open SPARE: " + st.message();
+    return st;
+  }
+  MetadataOpenOptions open_options;
+  open_options.repair = repair;
+  st = MetadataStore::Open(out->device.get(), open_options, &out->store);
+  if (!st.ok()) *message = DescribeMetadataError(path, out->device.get(), st);
+  return st;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  size_t unit = 0;
+  uint64_t value = bytes;
+  while (unit + 1 < std::size(kUnits) && value >= 1024 && value % 1024 == 0) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{} {}", value, kUnits[unit]);
+}
+
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace remapfs::cli

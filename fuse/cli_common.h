@@ -1,0 +1,77 @@
+// Helpers shared by the subcommands: uniform messages, advisory locks that
+// cooperate with a mounted remapfs, and small formatting utilities.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "remapfs/block_device.h"
+#include "remapfs/metadata.h"
+#include "remapfs/status.h"
+
+namespace remapfs::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+// Prints a command's --help text on stdout; returns 0.
+int PrintHelp(std::string_view text);
+// "remapfs <cmd>: <message>" and a pointer to --help on stderr; returns 2.
+int UsageError(std::string_view cmd, std::string_view message);
+// "remapfs <cmd>: <message>" on stderr; returns `code`.
+int Fail(std::string_view cmd, std::string_view message, int code = kExitFailed);
+
+// A flock() held on its own open file description for the object's
+// lifetime. A mount holds LOCK_EX on MAIN and SPARE, so a shared lock here
+// fails while they are mounted, and a mount fails while we hold one.
+class FileLock {
+ public:
+  // Busy when another process holds a conflicting lock; NotFound / IoError
+  // naming `path` when it cannot be opened.
+  static Status Acquire(const std::string& path, bool exclusive,
+                        std::unique_ptr<FileLock>* out);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// A spare opened for offline inspection (info, check): shared lock,
+// read-only device, metadata loaded without repair.
+struct OfflineSpare {
+  std::unique_ptr<FileLock> lock;
+  std::unique_ptr<BlockDevice> device;
+  std::unique_ptr<MetadataStore> store;
+};
+
+// Opens `path` as OfflineSpare. With `repair`, the lock is exclusive, the
+// device writable and stale or corrupt copies are rewritten. On failure,
+// `message` says what is wrong in user terms (in use, not a remapfs spare,
+// no valid copy, ...).
+Status OpenOfflineSpare(const std::string& path, bool repair,
+                        OfflineSpare* out, std::string* message);
+
+// The user-facing reason MetadataStore::Open failed on `device` (at `path`):
+// not a remapfs spare, no valid copy, or the core's own message.
+std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
+                                  const Status& st);
+
+// True when both paths name one file (same inode, or same real path).
+bool SameFile(const std::string& a, const std::string& b);
+
+// The size of a file or block device, opened read-only without a lock.
+Status DeviceSize(const std::string& path, uint64_t* bytes);
+
+// "8 MiB", "512 KiB", "1000 B": exact when the size is a whole unit.
+std::string HumanBytes(uint64_t bytes);
+
+// A JSON string literal, quoted and escaped.
+std::string JsonQuote(std::string_view text);
+
+}  // namespace remapfs::cli

@@ -1,0 +1,223 @@
+// remapfs mount: open MAIN and SPARE, load the Volume, serve it over FUSE.
+//
+// Everything that can fail for a user reason (bad options, devices in use,
+// wrong spare, mount refused) fails before daemonizing, so the exit status
+// of `remapfs mount` tells whether the mount exists.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "cli_common.h"
+#include "fuse_api.h"
+#include "fuse_session.h"
+#include "logging.h"
+#include "remapfs_fs.h"
+
+namespace remapfs::cli {
+namespace {
+
+constexpr std::string_view kCmd = "mount";
+constexpr const char* kUsage = R"(Usage: remapfs mount MAIN SPARE MOUNTPOINT [OPTIONS]
+
+Mounts the remapped disk as MOUNTPOINT/NAME, with MOUNTPOINT/control/.
+Unmount with 'fusermount3 -u MOUNTPOINT'.
+
+Options:
+  -f                    stay in the foreground (default: daemonize)
+  -o OPT[,OPT...]       FUSE mount options: allow_other, allow_root, ro,
+                        default_permissions, debug, ...
+  --name NAME           name of the disk file (default: basename of MAIN)
+  --log-level LEVEL     trace, debug, info, warn or error (default info)
+  --log-file PATH       log to PATH (default: stderr; syslog once daemonized)
+  --help                show this help
+)";
+
+struct MountRequest {
+  std::string main_path, spare_path, mountpoint;
+  bool foreground = false;
+  std::vector<std::string> fuse_options;  // each an -o value
+  fuse::MountSettings settings;
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  std::string log_file;
+};
+
+std::string Basename(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::optional<std::string> CheckDiskName(const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name == "/" ||
+      name.find('/') != std::string::npos || name.size() > 255) {
+    return "'" + name + "' is not a valid file name for the disk";
+  }
+  if (name == fuse::kControlDirName) {
+    return "the disk name 'control' clashes with the control directory; "
+           "choose another with --name";
+  }
+  return std::nullopt;
+}
+
+// -o ro / -o rw, last one wins, as mount(8) does.
+bool WantsReadOnly(const std::vector<std::string>& fuse_options) {
+  bool read_only = false;
+  for (const std::string& group : fuse_options) {
+    size_t begin = 0;
+    while (begin <= group.size()) {
+      size_t end = std::min(group.find(',', begin), group.size());
+      std::string_view opt(group.data() + begin, end - begin);
+      if (opt == "ro") read_only = true;
+      if (opt == "rw") read_only = false;
+      begin = end + 1;
+    }
+  }
+  return read_only;
+}
+
+std::optional<int> ParseRequest(const std::vector<std::string>& args,
+                                MountRequest* req) {
+  ParsedArgs parsed;
+  std::string error;
+  if (!ParseArgs(args, {{"-f"}, {"-o", true, true}, {"--name", true},
+                        {"--log-level", true}, {"--log-file", true}},
+                 &parsed, &error)) {
+    return UsageError(kCmd, error);
+  }
+  if (parsed.Has("--help")) return PrintHelp(kUsage);
+  if (parsed.positionals.size() != 3) {
+    return UsageError(kCmd, parsed.positionals.size() < 3
+                                ? "MAIN, SPARE and MOUNTPOINT are required"
+                                : "too many arguments");
+  }
+  req->main_path = parsed.positionals[0];
+  req->spare_path = parsed.positionals[1];
+  req->mountpoint = parsed.positionals[2];
+  req->foreground = parsed.Has("-f");
+  req->fuse_options = parsed.Values("-o");
+  req->log_file = parsed.Value("--log-file").value_or("");
+  if (auto level = parsed.Value("--log-level");
+      level && !ParseLogLevel(*level, &req->log_level)) {
+    return UsageError(kCmd, "--log-level must be trace, debug, info, warn or "
+                            "error, not '" + *level + "'");
+  }
+  req->settings.disk_name =
+      parsed.Value("--name").value_or(Basename(req->main_path));
+  if (auto err = CheckDiskName(req->settings.disk_name)) {
+    return UsageError(kCmd, *err);
+  }
+  req->settings.read_only = WantsReadOnly(req->fuse_options);
+  req->settings.owner_uid = getuid();
+  req->settings.owner_gid = getgid();
+  return std::nullopt;
+}
+
+Status OpenDevice(const std::string& path, bool read_only,
+                  std::unique_ptr<BlockDevice>* out) {
+  FileDeviceOptions options;
+  options.read_only = read_only;
+  options.exclusive_lock = true;  // held by the daemon until unmount
+  return OpenFileDevice(path, options, out);
+}
+
+std::string DescribeOpenError(std::string_view role, const Status& st) {
+  if (st.code() == Status::Code::kBusy) {
+    return fmt::format("{} is in use by another remapfs process", role);
+  }
+  return fmt::format("cannot open {}: {}", role, st.message());
+}
+
+// A Volume whose MAIN sits under a FaultyDevice, for control/inject.
+struct OpenedVolume {
+  std::unique_ptr<Volume> volume;
+  FaultyDevice* main_faults = nullptr;
+};
+
+std::optional<std::string> OpenVolume(const MountRequest& req,
+                                      OpenedVolume* out) {
+  if (SameFile(req.main_path, req.spare_path)) {
+    return "MAIN and SPARE are the same file";
+  }
+  std::unique_ptr<BlockDevice> main, spare;
+  Status st = OpenDevice(req.main_path, req.settings.read_only, &main);
+  if (!st.ok()) return DescribeOpenError("MAIN", st);
+  st = OpenDevice(req.spare_path, false, &spare);
+  if (!st.ok()) return DescribeOpenError("SPARE", st);
+
+  // The fault layer needs the sector size before the Volume exists; this
+  // read-only look also yields the clearest message for a wrong spare.
+  std::unique_ptr<MetadataStore> peek;
+  MetadataOpenOptions peek_options;
+  peek_options.repair = false;
+  peek_options.expected_main_bytes = main->Size();
+  st = MetadataStore::Open(spare.get(), peek_options, &peek);
+  if (!st.ok()) return DescribeMetadataError(req.spare_path, spare.get(), st);
+  uint32_t sector_size = peek->geometry().sector_size;
+  peek.reset();
+
+  auto faulty = std::make_unique<FaultyDevice>(std::move(main), sector_size);
+  out->main_faults = faulty.get();
+  st = Volume::Open(std::move(faulty), std::move(spare), &out->volume);
+  if (!st.ok()) return "cannot open the volume: " + st.message();
+  return std::nullopt;
+}
+
+// libfuse's -o syntax treats ',' as a separator and '\' as its escape.
+std::string EscapeOptionValue(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == ',' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::vector<std::string> FuseArgv(const MountRequest& req) {
+  std::vector<std::string> argv = {
+      "remapfs", "-o",
+      fmt::format("fsname=remapfs:{},subtype=remapfs,max_read={}",
+                  EscapeOptionValue(req.main_path), fuse::kMaxRequestBytes)};
+  for (const std::string& opt : req.fuse_options) {
+    argv.push_back("-o");
+    argv.push_back(opt);
+  }
+  return argv;
+}
+
+}  // namespace
+
+int RunMount(const std::vector<std::string>& args) {
+  MountRequest req;
+  if (auto code = ParseRequest(args, &req)) return *code;
+  struct stat st {};
+  char absolute[PATH_MAX];
+  if (stat(req.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+      realpath(req.mountpoint.c_str(), absolute) == nullptr) {
+    return Fail(kCmd, "MOUNTPOINT '" + req.mountpoint +
+                          "' is not an existing directory");
+  }
+  // The daemon runs in /, and fusermount3 -u needs the path it mounted.
+  req.mountpoint = absolute;
+  Status log_status = SetupLogging(req.log_level, req.log_file);
+  if (!log_status.ok()) return Fail(kCmd, log_status.message());
+
+  OpenedVolume opened;
+  if (auto err = OpenVolume(req, &opened)) return Fail(kCmd, *err);
+  fuse::RemapFs fs(opened.volume.get(), opened.main_faults, req.settings);
+  fuse::ServeOptions serve;
+  serve.fuse_argv = FuseArgv(req);
+  serve.mountpoint = req.mountpoint;
+  serve.foreground = req.foreground;
+  serve.syslog_after_daemonize = req.log_file.empty();
+  return fuse::Serve(serve, &fs);
+}
+
+}  // namespace remapfs::cli

@@ -1,0 +1,25 @@
+// The libfuse session lifecycle, as passthrough_hp.cc does it: new, signal
+// handlers, mount, daemonize, multithreaded loop, unmount, destroy.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "remapfs_fs.h"
+
+namespace remapfs::fuse {
+
+struct ServeOptions {
+  std::vector<std::string> fuse_argv;  // argv[0] and -o options for libfuse
+  std::string mountpoint;
+  bool foreground = false;
+  // Daemonizing points stderr at /dev/null; log to syslog from then on.
+  bool syslog_after_daemonize = false;
+};
+
+// Mounts `fs` and serves requests until unmounted or signalled. Returns the
+// exit code: 0 after a clean unmount, 1 when the mount could not be set up
+// (reported on stderr before daemonizing) or the loop failed.
+int Serve(const ServeOptions& options, RemapFs* fs);
+
+}  // namespace remapfs::fuse

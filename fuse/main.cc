@@ -1,0 +1,103 @@
+// remapfs: command dispatch. Each subcommand lives in cli_<name>.cc.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli.h"
+#include "cli_common.h"
+#include "fuse_api.h"
+#include "logging.h"
+
+#ifndef REMAPFS_VERSION
+#define REMAPFS_VERSION "unknown"
+#endif
+
+namespace remapfs::cli {
+namespace {
+
+constexpr const char* kUsage = R"(Usage: remapfs COMMAND [ARGS...]
+
+Keeps a failing disk image in service: a FUSE mount shows one virtual disk
+whose bad sectors live on a separate spare.
+
+Commands:
+  format MAIN SPARE [--spare-size SIZE] [--sector-size 512|4096]
+         [--strategy auto|geometric|linear|minimal] [--force]
+  mount  MAIN SPARE MOUNTPOINT [-f] [-o OPT[,OPT...]] [--name NAME]
+         [--log-level trace|debug|info|warn|error] [--log-file PATH]
+  check  SPARE [--main MAIN] [--repair] [--json]
+  info   SPARE [--json]
+  resize-spare MAIN SPARE NEW_SIZE           (not implemented yet)
+  mark   MAIN SPARE --format badblocks|md|ddrescue [--block-size N] FILE
+                                             (not implemented yet)
+
+Also accepted, for fstab type fuse.remapfs (mount.fuse3):
+  remapfs MAIN,SPARE MOUNTPOINT [-o OPTS]
+
+Run 'remapfs COMMAND --help' for the options of one command.
+Unmount with 'fusermount3 -u MOUNTPOINT'.
+)";
+
+int NotImplemented(std::string_view cmd) {
+  return Fail(cmd, "not implemented yet", kExitUsage);
+}
+
+// mount.fuse3 runs `remapfs SOURCE MOUNTPOINT -o OPTS` with SOURCE the
+// fstab device field, here "MAIN,SPARE" (split at the first comma).
+bool IsMountHelperForm(const std::vector<std::string>& args) {
+  return args.size() >= 2 && args[0].find(',') != std::string::npos &&
+         args[0].find(',') > 0;
+}
+
+std::vector<std::string> MountHelperArgs(std::vector<std::string> args) {
+  std::string source = args[0];
+  size_t comma = source.find(',');
+  args[0] = source.substr(comma + 1);
+  args.insert(args.begin(), source.substr(0, comma));
+  return args;
+}
+
+int Dispatch(const std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    fmt::print(stderr, "{}", kUsage);
+    return kExitUsage;
+  }
+  const std::string& cmd = argv[0];
+  std::vector<std::string> rest(argv.begin() + 1, argv.end());
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    fmt::print("{}", kUsage);
+    return kExitOk;
+  }
+  if (cmd == "--version" || cmd == "-V") {
+    fmt::print("remapfs {} (libfuse {})\n", REMAPFS_VERSION, fuse_pkgversion());
+    return kExitOk;
+  }
+  // Offline commands: core warnings (a copy rewritten, ...) on stderr, so
+  // stdout keeps only results (and stays valid JSON with --json). `mount`
+  // installs its own logger from --log-level/--log-file.
+  SetupLogging(spdlog::level::warn, "");
+  if (cmd == "format") return RunFormat(rest);
+  if (cmd == "mount") return RunMount(rest);
+  if (cmd == "check") return RunCheck(rest);
+  if (cmd == "info") return RunInfo(rest);
+  if (cmd == "resize-spare" || cmd == "mark") return NotImplemented(cmd);
+  if (IsMountHelperForm(argv)) return RunMount(MountHelperArgs(argv));
+  fmt::print(stderr,
+             "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace remapfs::cli
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return remapfs::cli::Dispatch(args);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "remapfs: unexpected error: {}\n", e.what());
+    return remapfs::cli::kExitFailed;
+  }
+}

@@ -1,0 +1,111 @@
+// RemapFs: the FUSE low-level adapter over a Volume.
+//
+// The mount holds a fixed tree of inodes:
+//   1  /                  directory
+//   2  /NAME              the virtual disk (Volume)
+//   3  /control/          directory
+//   4+ /control/<file>    control files (control_files.cc)
+// Nothing is ever created or removed, so lookup/forget need no reference
+// counts. Every callback is a few lines that go through RunFuseCallback
+// (errno_map.h), the only place a core Status becomes -errno.
+//
+// Ownership: RemapFs borrows the Volume and the FaultyDevice wrapping MAIN;
+// the caller keeps both alive until the FUSE session is destroyed.
+// Thread safety: callbacks run concurrently on the multithreaded loop; all
+// state here is immutable after construction except per-open handles, which
+// carry their own lock.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <ctime>
+#include <span>
+#include <string>
+
+#include "fuse_api.h"
+#include "remapfs/fault_device.h"
+#include "remapfs/volume.h"
+
+namespace remapfs::fuse {
+
+inline constexpr fuse_ino_t kRootIno = 1;
+inline constexpr fuse_ino_t kDiskIno = 2;
+inline constexpr fuse_ino_t kControlDirIno = 3;
+inline constexpr fuse_ino_t kFirstControlIno = 4;
+inline constexpr const char* kControlDirName = "control";
+
+// Largest single FUSE read/write request (conn->max_write, -o max_read).
+inline constexpr size_t kMaxRequestBytes = 1 << 20;
+
+enum class ControlKind {
+  kAddBad, kRemove, kRemaps, kReservations, kStatus, kInject, kScrub
+};
+
+struct ControlFile {
+  const char* name;
+  ControlKind kind;
+  mode_t mode;  // permission bits only
+};
+
+// The control files in directory order; file i has inode kFirstControlIno+i.
+std::span<const ControlFile> ControlFiles();
+// nullptr when `ino` is not a control file.
+const ControlFile* ControlFileByIno(fuse_ino_t ino);
+
+struct MountSettings {
+  std::string disk_name;  // one path component, not "control"
+  uid_t owner_uid = 0;    // the mounting user: owns every inode
+  gid_t owner_gid = 0;
+  bool read_only = false;  // -o ro: every write fails with EROFS
+};
+
+class RemapFs {
+ public:
+  RemapFs(Volume* volume, FaultyDevice* main_faults, MountSettings settings);
+
+  // The callback table for fuse_session_new; userdata must be a RemapFs*.
+  static const fuse_lowlevel_ops& Operations();
+
+  Volume& volume() const { return *volume_; }
+  FaultyDevice& main_faults() const { return *main_faults_; }
+  const MountSettings& settings() const { return settings_; }
+
+  // Attributes of a fixed inode; false when `ino` does not exist. A
+  // readable control file reports the length of its current text.
+  bool Attr(fuse_ino_t ino, struct stat* st) const;
+  // 0 when the caller may open `ino` with `flags`, else -EACCES / -EROFS.
+  // Needed because without -o default_permissions the kernel checks
+  // nothing.
+  int CheckOpenAccess(fuse_req_t req, fuse_ino_t ino, int flags) const;
+  // True for root and the mounting user.
+  bool IsOwnerOrRoot(fuse_req_t req) const;
+
+  // Disk file operations (disk_file.cc). Each returns 0 after replying or
+  // a negative errno for RunFuseCallback to send.
+  int DiskOpen(fuse_req_t req, fuse_file_info* fi);
+  int DiskRead(fuse_req_t req, size_t size, off_t off);
+  int DiskWrite(fuse_req_t req, const char* buf, size_t size, off_t off);
+  int DiskSync(fuse_req_t req);
+
+  // Control file operations (control_files.cc), same convention.
+  int ControlOpen(fuse_req_t req, const ControlFile& file, fuse_file_info* fi);
+  int ControlRead(fuse_req_t req, const ControlFile& file, size_t size,
+                  off_t off, fuse_file_info* fi);
+  int ControlWrite(fuse_req_t req, const ControlFile& file, const char* buf,
+                   size_t size);
+  void ControlRelease(fuse_file_info* fi);
+
+ private:
+  // The current text of a readable control file.
+  std::string ControlText(ControlKind kind) const;
+  Status ApplyControlWrite(ControlKind kind, std::string_view text);
+
+  Volume* volume_;
+  FaultyDevice* main_faults_;
+  MountSettings settings_;
+  timespec mount_time_{};
+};
+
+}  // namespace remapfs::fuse

@@ -1,0 +1,69 @@
+// The I/O path over sectors with no remaps must not touch the heap (issue:
+// "one pread/pwrite on main with no memory allocation"). This binary replaces
+// the global operator new to count allocations made while a window is open,
+// then drives Volume::Read/Write over unremapped and remapped ranges.
+// Its own main: the counting must not see a test framework's allocations.
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "remapfs/block_device.h"
+#include "remapfs/metadata.h"
+#include "remapfs/volume.h"
+
+namespace {
+thread_local bool counting = false;
+thread_local unsigned long allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace remapfs;
+
+static unsigned long AllocationsDuring(Volume& v, uint64_t offset, size_t len) {
+  std::vector<uint8_t> buf(len, 0x33);
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 100; ++i) {
+    if (!v.Write(offset, buf.data(), len).ok() || !v.Read(offset, buf.data(), len).ok()) {
+      counting = false;
+      std::fprintf(stderr, "I/O failed at offset %llu\n", (unsigned long long)offset);
+      std::exit(1);
+    }
+  }
+  counting = false;
+  return allocations;
+}
+
+int main() {
+  const uint64_t main_bytes = 8 << 20, spare_bytes = 512 << 10;
+  auto spare = NewMemoryDevice(spare_bytes);
+  Geometry g;
+  g.main_sectors = main_bytes / 512;
+  g.spare_sectors = spare_bytes / 512;
+  std::unique_ptr<MetadataStore> md;
+  std::unique_ptr<Volume> v;
+  if (!ComputePlacement(512, g.spare_sectors, Strategy::kAuto, &g.placement).ok() ||
+      !MetadataStore::Format(spare.get(), g, &md).ok() ||
+      !Volume::Open(NewMemoryDevice(main_bytes), std::move(spare), &v).ok()) {
+    std::fprintf(stderr, "setup failed\n");
+    return 1;
+  }
+  if (!v->AddBad({{1000, 1002}, {1010, 1010}}).ok()) return 1;
+  int failures = 0;
+  const unsigned long plain = AllocationsDuring(*v, 4096, 65536);
+  std::printf("unremapped range: %lu heap allocations in 200 requests\n", plain);
+  if (plain != 0) ++failures;
+  const unsigned long remapped = AllocationsDuring(*v, 999 * 512, 16 * 512);
+  std::printf("range over 4 remapped sectors: %lu heap allocations in 200 requests\n", remapped);
+  if (remapped != 0) ++failures;
+  std::printf(failures ? "FAIL\n" : "PASS\n");
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,175 @@
+// Shared fixtures for the unit tests: devices whose bytes outlive the Volume
+// that owns them (so a test can reopen over the same memory, or inspect and
+// corrupt it directly), deterministic data patterns, and sector helpers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "remapfs/block_device.h"
+#include "remapfs/fault_device.h"
+#include "remapfs/metadata.h"
+#include "remapfs/placement.h"
+#include "remapfs/sector_list.h"
+#include "remapfs/status.h"
+#include "remapfs/volume.h"
+
+// REQUIRE/CHECK that a Status is ok, printing it when it is not.
+#define REQUIRE_OK(expr)                 \
+  do {                                   \
+    ::remapfs::Status _req_st = (expr);  \
+    INFO(_req_st.ToString());            \
+    REQUIRE(_req_st.ok());               \
+  } while (0)
+#define CHECK_OK(expr)                   \
+  do {                                   \
+    ::remapfs::Status _chk_st = (expr);  \
+    INFO(_chk_st.ToString());            \
+    CHECK(_chk_st.ok());                 \
+  } while (0)
+
+namespace remapfs::testing {
+
+// Forwards to a shared device, so the bytes survive whoever owns this one.
+class SharedDevice : public BlockDevice {
+ public:
+  explicit SharedDevice(std::shared_ptr<BlockDevice> base)
+      : base_(std::move(base)) {}
+  Status Read(uint64_t offset, void* buf, size_t len) override {
+    return base_->Read(offset, buf, len);
+  }
+  Status Write(uint64_t offset, const void* buf, size_t len) override {
+    return base_->Write(offset, buf, len);
+  }
+  Status Flush() override { return base_->Flush(); }
+  uint64_t Size() const override { return base_->Size(); }
+
+ private:
+  std::shared_ptr<BlockDevice> base_;
+};
+
+// Counts the calls that pass through it; owns its base.
+class CountingDevice : public BlockDevice {
+ public:
+  explicit CountingDevice(std::unique_ptr<BlockDevice> base)
+      : base_(std::move(base)) {}
+  Status Read(uint64_t offset, void* buf, size_t len) override {
+    reads.fetch_add(1);
+    return base_->Read(offset, buf, len);
+  }
+  Status Write(uint64_t offset, const void* buf, size_t len) override {
+    writes.fetch_add(1);
+    return base_->Write(offset, buf, len);
+  }
+  Status Flush() override {
+    flushes.fetch_add(1);
+    return base_->Flush();
+  }
+  uint64_t Size() const override { return base_->Size(); }
+  void Reset() { reads = 0, writes = 0, flushes = 0; }
+
+  std::atomic<uint64_t> reads{0};
+  std::atomic<uint64_t> writes{0};
+  std::atomic<uint64_t> flushes{0};
+
+ private:
+  std::unique_ptr<BlockDevice> base_;
+};
+
+// Deterministic pseudo-random bytes: byte `offset` of stream `seed`.
+uint8_t PatternByte(uint64_t offset, uint64_t seed);
+std::vector<uint8_t> Pattern(uint64_t offset, size_t len, uint64_t seed);
+// Writes stream `seed` over the whole device.
+void FillPattern(BlockDevice* dev, uint64_t seed);
+// The whole content of a device (or a range of it).
+std::vector<uint8_t> Snapshot(BlockDevice* dev);
+std::vector<uint8_t> ReadRange(BlockDevice* dev, uint64_t offset, size_t len);
+// Reads through the Volume, REQUIREing success.
+std::vector<uint8_t> ReadVolume(Volume& v, uint64_t offset, size_t len);
+
+// "" when equal, else where the first difference is (keeps failure output
+// short where Catch would print whole buffers). Use as
+// CHECK(ByteDiff(actual, expected) == "").
+std::string ByteDiff(const std::vector<uint8_t>& actual,
+                     const std::vector<uint8_t>& expected);
+
+// One range per listed sector.
+std::vector<SectorRange> Sectors(std::initializer_list<uint64_t> sectors);
+std::vector<SectorRange> Sectors(const std::vector<uint64_t>& sectors);
+// `count` sectors from `first`.
+std::vector<SectorRange> SectorRun(uint64_t first, uint64_t count);
+
+// A readable dump of a remap table, so failed comparisons show the tables.
+std::string Describe(const std::vector<RemapEntry>& remaps);
+std::string Describe(const std::vector<Extent>& extents);
+
+// Geometry the way `remapfs format` computes it.
+Geometry MakeGeometry(uint32_t sector_size, uint64_t main_bytes,
+                      uint64_t spare_bytes, Strategy strategy = Strategy::kAuto);
+
+// The smallest copy length the SPEC allows for `copies` copies on a spare of
+// `spare_sectors`: never under 8, holding a header and a table of every slot.
+uint64_t SpecCopyLength(uint32_t sector_size, uint64_t spare_sectors,
+                        uint64_t copies);
+
+struct MemVolumeOptions {
+  uint64_t main_bytes = 1 << 20;
+  uint64_t spare_bytes = 64 << 10;
+  uint32_t sector_size = 512;
+  Strategy strategy = Strategy::kAuto;
+  uint64_t main_seed = 1;  // main starts filled with Pattern(main_seed)
+};
+
+// A Volume over two memory devices. The stack handed to the Volume is
+// CountingDevice -> FaultyDevice -> SharedDevice -> memory, for main and
+// spare alike; the raw pointers below stay valid until the next Reopen.
+class MemVolume {
+ public:
+  explicit MemVolume(const MemVolumeOptions& options);
+  ~MemVolume();
+
+  Volume& vol() { return *volume_; }
+  Volume* operator->() { return volume_.get(); }
+  bool is_open() const { return volume_ != nullptr; }
+
+  // Destroys the Volume (if open) and opens a new one over the same bytes,
+  // with fresh fault and counting layers.
+  Status Reopen();
+  void Close();
+
+  // The memory itself: read or corrupt it behind the Volume's back.
+  BlockDevice* main_mem() { return main_mem_.get(); }
+  BlockDevice* spare_mem() { return spare_mem_.get(); }
+  FaultyDevice* main_fault() { return main_fault_; }
+  FaultyDevice* spare_fault() { return spare_fault_; }
+  CountingDevice* main_count() { return main_count_; }
+  CountingDevice* spare_count() { return spare_count_; }
+
+  const MemVolumeOptions& options() const { return options_; }
+  uint32_t sector_size() const { return options_.sector_size; }
+  uint64_t main_sectors() const { return options_.main_bytes / sector_size(); }
+  uint64_t spare_sectors() const { return options_.spare_bytes / sector_size(); }
+
+  // Opens a second MetadataStore over the raw spare (repair off unless
+  // asked), for inspecting the copies. The Volume should be closed.
+  Status InspectMetadata(std::unique_ptr<MetadataStore>* out,
+                         bool repair = false);
+
+ private:
+  MemVolumeOptions options_;
+  std::shared_ptr<BlockDevice> main_mem_;
+  std::shared_ptr<BlockDevice> spare_mem_;
+  std::unique_ptr<Volume> volume_;
+  FaultyDevice* main_fault_ = nullptr;
+  FaultyDevice* spare_fault_ = nullptr;
+  CountingDevice* main_count_ = nullptr;
+  CountingDevice* spare_count_ = nullptr;
+};
+
+}  // namespace remapfs::testing
