@@ -75,7 +75,8 @@ Status DecodeHeader(const uint8_t* buf, Header* out) {
   // The placement must be exactly what its own rules compute: a header that
   // disagrees with them was not written by us.
   Placement expected;
-  if (!ComputePlacement(g.sector_size, g.spare_sectors, g.placement.strategy, &expected).ok() ||
+  if (g.placement.strategy == Strategy::kAuto ||
+      !ComputePlacement(g.sector_size, g.spare_sectors, g.placement.strategy, &expected).ok() ||
       expected.copy_starts != g.placement.copy_starts ||
       expected.copy_sectors != g.placement.copy_sectors ||
       h.copy_index >= copies || h.slot_count != g.spare_capacity() ||

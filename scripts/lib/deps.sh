@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Shared by scripts/demo.sh and scripts/test.sh: install the Debian 12
+# packages remapfs needs to build, test and demo itself. Sourced, not run.
+
+# Everything the build (meson, compilers, headers), the binary (fuse3) and
+# the integration tests (qemu-io, fio, mkfs.ext4/debugfs, losetup) use.
+REMAPFS_DEB_PACKAGES=(
+  build-essential meson ninja-build pkg-config
+  libfuse3-dev fuse3 libspdlog-dev libfmt-dev catch2 libboost-dev
+  qemu-utils fio e2fsprogs util-linux python3
+)
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    echo "error: need root or sudo to run: $*" >&2
+    return 1
+  fi
+}
+
+# Prints the packages of REMAPFS_DEB_PACKAGES that dpkg does not report as
+# installed, one a line.
+missing_packages() {
+  local pkg
+  for pkg in "${REMAPFS_DEB_PACKAGES[@]}"; do
+    if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+      echo "$pkg"
+    fi
+  done
+}
+
+# Installs whatever is missing. `apt-get update` runs only when something is
+# missing, so a machine that is already set up never touches the network.
+install_deps() {
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "deps: all ${#REMAPFS_DEB_PACKAGES[@]} packages already installed"
+    return 0
+  fi
+  echo "deps: installing ${missing[*]}"
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
