@@ -195,7 +195,7 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
     }
     if (r.state == CopyState::kValid) ++store->valid_copies_;
   }
-  REMAPFS_RETURN_IF_ERROR(store->CheckTableSemantics());
+  if (options.verify_table) REMAPFS_RETURN_IF_ERROR(store->CheckTableSemantics());
   if (options.repair) store->RepairCopies();
   *out = std::move(store);
   return Status::Ok();

@@ -4,7 +4,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "cli_common.h"
-#include "spare_checker.h"
+#include "remapfs/spare_checker.h"
 
 namespace remapfs::cli {
 namespace {

@@ -107,6 +107,7 @@ Status OpenOfflineSpare(const std::string& path, bool repair,
   }
   MetadataOpenOptions open_options;
   open_options.repair = repair;
+  open_options.verify_table = false;  // check reports broken entries itself
   st = MetadataStore::Open(out->device.get(), open_options, &out->store);
   if (!st.ok()) *message = DescribeMetadataError(path, out->device.get(), st);
   return st;

@@ -57,6 +57,10 @@ struct MetadataOpenOptions {
   bool repair = true;
   // When non-zero, refuse a spare whose recorded main size differs.
   uint64_t expected_main_bytes = 0;
+  // Refuse a table whose checksums pass but whose entries break SPEC
+  // invariants 2-3 (a main sector outside MAIN or remapped twice). `check`
+  // and `info` turn this off to report (and repair) such entries themselves.
+  bool verify_table = true;
 };
 
 class MetadataStore {

@@ -1,4 +1,4 @@
-#include "spare_checker.h"
+#include "remapfs/spare_checker.h"
 
 #include <algorithm>
 #include <unordered_map>
@@ -8,7 +8,7 @@
 
 #include "remapfs/placement.h"
 
-namespace remapfs::cli {
+namespace remapfs {
 namespace {
 
 void Problem(CheckResult* r, std::string message) {
@@ -159,4 +159,4 @@ CheckResult CheckSpare(MetadataStore* store, bool repair,
   return result;
 }
 
-}  // namespace remapfs::cli
+}  // namespace remapfs

@@ -13,7 +13,7 @@
 
 #include "remapfs/metadata.h"
 
-namespace remapfs::cli {
+namespace remapfs {
 
 struct Finding {
   bool repaired = false;  // false: the problem is still there
@@ -35,4 +35,4 @@ struct CheckResult {
 CheckResult CheckSpare(MetadataStore* store, bool repair,
                        std::optional<uint64_t> main_bytes);
 
-}  // namespace remapfs::cli
+}  // namespace remapfs
