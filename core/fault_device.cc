@@ -1,5 +1,6 @@
 // FaultyDevice: injected sector faults and simulated power cuts.
 // See include/remapfs/fault_device.h for the contract.
+#include "device_range.h"
 #include "remapfs/fault_device.h"
 
 #include <algorithm>
@@ -15,19 +16,16 @@ bool ModeHits(FaultMode mode, bool is_write) {
          (is_write ? mode == FaultMode::kWrite : mode == FaultMode::kRead);
 }
 
-Status CheckRange(const char* op, uint64_t offset, size_t len, uint64_t size) {
-  if (len > size || offset > size - len) {
-    return Status::InvalidArgument(std::string(op) + " of " + std::to_string(len) +
-                                   " bytes at " + std::to_string(offset) +
-                                   " past end of device (" + std::to_string(size) +
-                                   " bytes)");
-  }
-  return Status::Ok();
-}
-
 Status InjectedError(const char* op, uint64_t offset) {
   return Status::IoError(std::string("injected ") + op + " fault at byte " +
                          std::to_string(offset));
+}
+
+// The part [first, last] of fault `f`, with its mode and failure count.
+Fault Piece(Fault f, uint64_t first, uint64_t last) {
+  f.first = first;
+  f.last = last;
+  return f;
 }
 
 // Removes [first, last] from a map of disjoint faults, splitting any fault
@@ -42,9 +40,13 @@ void EraseRange(std::map<uint64_t, Fault>& faults, uint64_t first, uint64_t last
       continue;
     }
     it = faults.erase(it);
-    if (f.first < first) faults[f.first] = Fault{f.first, first - 1, f.mode};
-    if (f.last > last) faults[last + 1] = Fault{last + 1, f.last, f.mode};
+    if (f.first < first) faults[f.first] = Piece(f, f.first, first - 1);
+    if (f.last > last) faults[last + 1] = Piece(f, last + 1, f.last);
   }
+}
+
+bool SameKind(const Fault& a, const Fault& b) {
+  return a.mode == b.mode && a.failures_left == b.failures_left;
 }
 
 }  // namespace
@@ -56,24 +58,40 @@ FaultyDevice::FaultyDevice(std::unique_ptr<BlockDevice> base, uint32_t sector_si
 }
 
 void FaultyDevice::AddFault(uint64_t first, uint64_t last, FaultMode mode) {
+  if (first > last || mode == FaultMode::kFlakyRead) return;  // see AddFlakyRead
+  std::lock_guard<std::mutex> lock(mu_);
+  InsertLocked(Fault{first, last, mode});
+}
+
+void FaultyDevice::AddFlakyRead(uint64_t first, uint64_t last, uint32_t failures) {
   if (first > last) return;
   std::lock_guard<std::mutex> lock(mu_);
-  EraseRange(faults_, first, last);
-  // Merge with neighbours of the same mode so Faults() lists maximal ranges.
-  auto next = faults_.upper_bound(last);
-  if (next != faults_.end() && next->second.mode == mode && next->first == last + 1) {
-    last = next->second.last;
+  if (failures == 0) {
+    EraseRange(faults_, first, last);
+    any_armed_.store(!faults_.empty() || crash_armed_ || crashed_);
+    return;
+  }
+  InsertLocked(Fault{first, last, FaultMode::kFlakyRead, failures});
+}
+
+void FaultyDevice::InsertLocked(Fault fault) {
+  EraseRange(faults_, fault.first, fault.last);
+  // Merge with neighbours of the same kind so Faults() lists maximal ranges.
+  auto next = faults_.upper_bound(fault.last);
+  if (next != faults_.end() && SameKind(next->second, fault) &&
+      next->first == fault.last + 1) {
+    fault.last = next->second.last;
     faults_.erase(next);
   }
-  auto prev = faults_.lower_bound(first);
+  auto prev = faults_.lower_bound(fault.first);
   if (prev != faults_.begin()) {
     --prev;
-    if (prev->second.mode == mode && prev->second.last + 1 == first) {
-      first = prev->first;
+    if (SameKind(prev->second, fault) && prev->second.last + 1 == fault.first) {
+      fault.first = prev->first;
       faults_.erase(prev);
     }
   }
-  faults_[first] = Fault{first, last, mode};
+  faults_[fault.first] = fault;
   any_armed_.store(true);
 }
 
@@ -128,10 +146,40 @@ bool FaultyDevice::Hits(uint64_t offset, size_t len, bool is_write) const {
   return false;
 }
 
+bool FaultyDevice::ReadHitsLocked(uint64_t first, uint64_t last) {
+  bool hit = false;
+  std::vector<Fault> flaky;  // touched flaky ranges, counted after the scan
+  auto it = faults_.upper_bound(first);
+  if (it != faults_.begin()) --it;
+  for (; it != faults_.end() && it->second.first <= last; ++it) {
+    const Fault& f = it->second;
+    if (f.last < first) continue;
+    if (f.mode == FaultMode::kFlakyRead) flaky.push_back(f);
+    hit = hit || ModeHits(f.mode, /*is_write=*/false);
+  }
+  for (const Fault& f : flaky) {
+    // Only the touched part loses one failure; the rest keeps its count.
+    const uint64_t a = std::max(f.first, first), b = std::min(f.last, last);
+    EraseRange(faults_, a, b);
+    if (f.failures_left > 1) {
+      Fault left = Piece(f, a, b);
+      --left.failures_left;
+      faults_[a] = left;
+    }
+    hit = true;
+  }
+  if (faults_.empty()) any_armed_.store(crash_armed_ || crashed_);
+  return hit;
+}
+
 Status FaultyDevice::Read(uint64_t offset, void* buf, size_t len) {
   if (!any_armed_.load(std::memory_order_relaxed)) return base_->Read(offset, buf, len);
-  REMAPFS_RETURN_IF_ERROR(CheckRange("read", offset, len, Size()));
-  if (Hits(offset, len, /*is_write=*/false)) return InjectedError("read", offset);
+  REMAPFS_RETURN_IF_ERROR(CheckDeviceRange("read", offset, len, Size()));
+  if (len > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ReadHitsLocked(offset / sector_size_, (offset + len - 1) / sector_size_))
+      return InjectedError("read", offset);
+  }
   return base_->Read(offset, buf, len);
 }
 
@@ -140,7 +188,7 @@ Status FaultyDevice::Write(uint64_t offset, const void* buf, size_t len) {
     writes_seen_.fetch_add(1, std::memory_order_relaxed);
     return base_->Write(offset, buf, len);
   }
-  REMAPFS_RETURN_IF_ERROR(CheckRange("write", offset, len, Size()));
+  REMAPFS_RETURN_IF_ERROR(CheckDeviceRange("write", offset, len, Size()));
   if (Hits(offset, len, /*is_write=*/true)) return InjectedError("write", offset);
   std::unique_lock<std::mutex> lock(mu_);
   if (crashed_) return Status::IoError("simulated power cut: device is gone");
@@ -168,6 +216,9 @@ Status FaultyDevice::Write(uint64_t offset, const void* buf, size_t len) {
 }
 
 Status FaultyDevice::Flush() {
+  if (fail_next_flush_.load(std::memory_order_relaxed) && fail_next_flush_.exchange(false)) {
+    return Status::IoError("injected writeback error at flush");
+  }
   if (any_armed_.load(std::memory_order_relaxed) && crashed_.load()) {
     return Status::IoError("simulated power cut: device is gone");
   }

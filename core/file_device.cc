@@ -6,8 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
+#include "device_range.h"
+#include "remapfs/aligned_device.h"
 #include "remapfs/block_device.h"
 
 namespace remapfs {
@@ -70,13 +73,7 @@ class FileDevice : public BlockDevice {
 
  private:
   Status CheckRange(const char* op, uint64_t offset, size_t len) const {
-    if (len > size_ || offset > size_ - len) {
-      return Status::InvalidArgument(std::string(op) + " of " +
-                                     std::to_string(len) + " bytes " +
-                                     At(path_, offset) + " past its end (" +
-                                     std::to_string(size_) + " bytes)");
-    }
-    return Status::Ok();
+    return CheckDeviceRange(op, offset, len, size_, path_);
   }
 
   const int fd_;
@@ -113,6 +110,55 @@ Status LockDevice(int fd, const std::string& path, bool shared) {
   return Status::Ok();
 }
 
+// When a filesystem does not report its direct I/O alignment, 4096 is the
+// value every common one accepts (it is a multiple of any smaller need).
+constexpr uint32_t kDefaultDirectIoAlignment = 4096;
+
+Status FileDirectIoAlignment(int fd, const std::string& path, uint32_t* out) {
+  *out = kDefaultDirectIoAlignment;
+#ifdef STATX_DIOALIGN
+  struct statx stx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0) {
+    return Status::FromErrno(errno, "statx " + path);
+  }
+  if ((stx.stx_mask & STATX_DIOALIGN) != 0 && stx.stx_dio_offset_align != 0) {
+    *out = std::max<uint32_t>({512, stx.stx_dio_offset_align, stx.stx_dio_mem_align});
+  }
+#else
+  (void)fd;
+  (void)path;
+#endif
+  return Status::Ok();
+}
+
+// The O_DIRECT alignment of an open file or block device.
+Status DirectIoAlignment(int fd, const std::string& path, uint32_t* out) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat " + path);
+  if (S_ISBLK(st.st_mode)) {
+    int logical = 0;
+    if (::ioctl(fd, BLKSSZGET, &logical) != 0 || logical <= 0) {
+      return Status::FromErrno(errno, "BLKSSZGET " + path);
+    }
+    *out = static_cast<uint32_t>(logical);
+    return Status::Ok();
+  }
+  if (S_ISREG(st.st_mode)) return FileDirectIoAlignment(fd, path, out);
+  return Status::InvalidArgument(path + " is not a regular file or block device");
+}
+
+// Wraps a device opened with O_DIRECT so its users never see alignment rules.
+Status WrapForDirectIo(int fd, const std::string& path,
+                       std::unique_ptr<BlockDevice>* device) {
+  uint32_t alignment = 0;
+  REMAPFS_RETURN_IF_ERROR(DirectIoAlignment(fd, path, &alignment));
+  std::unique_ptr<AlignedDevice> aligned;
+  Status st = AlignedDevice::Wrap(std::move(*device), alignment, &aligned);
+  if (!st.ok()) return st.WithContext(path + " (direct I/O)");
+  *device = std::move(aligned);
+  return Status::Ok();
+}
+
 // Opened with O_NONBLOCK so a FIFO path cannot hang us before the type
 // check; the flag is cleared again once the type is known to be good.
 Status ClearNonBlock(int fd, const std::string& path) {
@@ -132,6 +178,10 @@ Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
   int fd = ::open(path.c_str(), flags);
   if (fd < 0) {
     if (errno == EISDIR) return Status::InvalidArgument(path + " is a directory");
+    if (errno == EINVAL && options.direct_io) {
+      return Status::InvalidArgument(path + ": its filesystem does not support "
+                                     "direct I/O (O_DIRECT)");
+    }
     return Status::FromErrno(errno, "open " + path);
   }
   uint64_t size = 0;
@@ -144,8 +194,18 @@ Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
     ::close(fd);
     return st;
   }
-  *out = std::make_unique<FileDevice>(fd, path, size);
+  std::unique_ptr<BlockDevice> device = std::make_unique<FileDevice>(fd, path, size);
+  if (options.direct_io) REMAPFS_RETURN_IF_ERROR(WrapForDirectIo(fd, path, &device));
+  *out = std::move(device);
   return Status::Ok();
+}
+
+Status QueryLogicalBlockSize(const std::string& path, uint32_t* out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Status::FromErrno(errno, "open " + path);
+  Status st = DirectIoAlignment(fd, path, out);
+  ::close(fd);
+  return st;
 }
 
 }  // namespace remapfs

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "device_range.h"
 #include "remapfs/block_device.h"
 
 namespace remapfs {
@@ -33,14 +34,7 @@ class MemoryDevice : public BlockDevice {
 
  private:
   Status CheckRange(const char* op, uint64_t offset, size_t len) const {
-    const uint64_t size = bytes_.size();
-    if (len > size || offset > size - len) {
-      return Status::InvalidArgument(
-          std::string(op) + " of " + std::to_string(len) + " bytes at " +
-          std::to_string(offset) + " past end of memory device (" +
-          std::to_string(size) + " bytes)");
-    }
-    return Status::Ok();
+    return CheckDeviceRange(op, offset, len, bytes_.size(), "memory device");
   }
 
   std::vector<unsigned char> bytes_;

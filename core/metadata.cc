@@ -155,6 +155,30 @@ Status MetadataStore::Commit(const std::vector<SlotChange>& changes) {
   return Status::Ok();
 }
 
+std::unique_ptr<MetadataStore> MetadataStore::Successor(const Geometry& geometry,
+                                                       std::vector<uint64_t> slots) const {
+  std::unique_ptr<MetadataStore> next(new MetadataStore(spare_, geometry));
+  next->volume_id_ = volume_id_;
+  next->sequence_ = sequence_ + 1;
+  next->slots_ = std::move(slots);
+  next->slots_.resize(geometry.spare_capacity(), 0);
+  next->reports_.resize(geometry.placement.copy_starts.size());
+  for (size_t c = 0; c < next->reports_.size(); ++c)
+    next->reports_[c] = {geometry.placement.copy_starts[c], CopyState::kCorrupt, 0,
+                         "not written yet", false};
+  return next;
+}
+
+Status MetadataStore::WriteFullCopy(size_t copy) {
+  REMAPFS_RETURN_IF_ERROR(WriteCopy(copy, AllTableSectors()));
+  reports_[copy] = {geometry_.placement.copy_starts[copy], CopyState::kValid, sequence_, "",
+                    false};
+  valid_copies_ = std::count_if(reports_.begin(), reports_.end(), [](const CopyReport& r) {
+    return r.state == CopyState::kValid;
+  });
+  return Status::Ok();
+}
+
 Status MetadataStore::RewriteAll() {
   needs_full_rewrite_ = true;
   return Commit({});

@@ -42,22 +42,45 @@ bool SameGeometry(const Geometry& a, const Geometry& b) {
          a.placement.copy_starts == b.placement.copy_starts;
 }
 
-// Headers that decode and sit where they say they sit, grouped by volume.
-Status FindTrustedHeader(BlockDevice* spare, codec::Header* out) {
-  std::vector<codec::Header> found;
+// Reads the header at byte `off`; true if it decodes and sits where its own
+// placement says copy `copy_index` sits.
+bool ReadHeaderAt(BlockDevice* spare, uint64_t off, codec::Header* h) {
   std::vector<uint8_t> buf(format::kHeaderBytes);
-  for (uint64_t off : CandidateHeaderOffsets(spare->Size())) {
-    if (off + buf.size() > spare->Size()) continue;
-    if (!spare->Read(off, buf.data(), buf.size()).ok()) continue;
+  if (off + buf.size() > spare->Size() || !spare->Read(off, buf.data(), buf.size()).ok())
+    return false;
+  if (!codec::DecodeHeader(buf.data(), h).ok()) return false;
+  const Geometry& g = h->geometry;
+  return g.placement.copy_starts[h->copy_index] * g.sector_size == off;
+}
+
+// Every header found at a candidate position. Candidates come from the
+// device's size and, since a spare can be larger than its metadata says (an
+// interrupted resize-spare), from the placement each found header names.
+std::vector<codec::Header> FindHeaders(BlockDevice* spare) {
+  std::vector<uint64_t> todo = CandidateHeaderOffsets(spare->Size());
+  std::set<uint64_t> seen(todo.begin(), todo.end());
+  std::vector<codec::Header> found;
+  while (!todo.empty()) {
+    const uint64_t off = todo.back();
+    todo.pop_back();
     codec::Header h;
-    if (!codec::DecodeHeader(buf.data(), &h).ok()) continue;
-    const Geometry& g = h.geometry;
-    if (g.placement.copy_starts[h.copy_index] * g.sector_size != off) continue;
+    if (!ReadHeaderAt(spare, off, &h)) continue;
+    for (uint64_t start : h.geometry.placement.copy_starts) {
+      const uint64_t at = start * h.geometry.sector_size;
+      if (seen.insert(at).second) todo.push_back(at);
+    }
     found.push_back(std::move(h));
   }
+  return found;
+}
+
+// The header to trust: the newest sequence wins (a resize-spare that has
+// written one copy of its new geometry must win over the old copies it is
+// about to overwrite); among equals, the one most other headers agree with.
+Status FindTrustedHeader(BlockDevice* spare, codec::Header* out) {
+  const std::vector<codec::Header> found = FindHeaders(spare);
   if (found.empty())
     return Status::Corruption("no remapfs metadata header found on the spare");
-  // Most agreeing headers first, then the newest sequence.
   auto votes = [&](const codec::Header& h) {
     return std::count_if(found.begin(), found.end(), [&](const codec::Header& o) {
       return o.volume_id == h.volume_id && SameGeometry(o.geometry, h.geometry);
@@ -65,8 +88,8 @@ Status FindTrustedHeader(BlockDevice* spare, codec::Header* out) {
   };
   *out = *std::max_element(found.begin(), found.end(),
                            [&](const codec::Header& a, const codec::Header& b) {
-                             return std::make_tuple(votes(a), a.sequence) <
-                                    std::make_tuple(votes(b), b.sequence);
+                             return std::make_tuple(a.sequence, votes(a)) <
+                                    std::make_tuple(b.sequence, votes(b));
                            });
   return Status::Ok();
 }
@@ -158,10 +181,16 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
   codec::Header trusted;
   REMAPFS_RETURN_IF_ERROR(FindTrustedHeader(spare, &trusted));
   const Geometry& g = trusted.geometry;
-  if (spare->Size() != g.spare_sectors * g.sector_size)
+  // Larger is fine: an interrupted resize-spare leaves the file at the
+  // larger of its two sizes, and the metadata governs only its own extent.
+  if (spare->Size() < g.spare_sectors * g.sector_size)
     return Status::InvalidArgument(
         "the spare is " + std::to_string(spare->Size()) + " bytes but its metadata describes " +
-        std::to_string(g.spare_sectors * g.sector_size) + " bytes");
+        std::to_string(g.spare_sectors * g.sector_size) + " bytes (truncated?)");
+  if (spare->Size() > g.spare_sectors * g.sector_size)
+    spdlog::warn("the spare is {} bytes, larger than the {} its metadata uses; the rest is "
+                 "unused (remapfs resize-spare can use it)",
+                 spare->Size(), g.spare_sectors * g.sector_size);
   if (options.expected_main_bytes != 0 && options.expected_main_bytes != g.main_bytes())
     return Status::InvalidArgument(
         "MAIN is " + std::to_string(options.expected_main_bytes) +

@@ -79,9 +79,14 @@ Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
   return WriteSlowPath(offset, buf, len);
 }
 
+// A failed flush is a writeback error of earlier writes (with buffered I/O
+// it surfaces only here, and fdatasync reports it just once): it goes to the
+// caller and into write_errors / last_error, never swallowed.
 Status Volume::Sync() {
-  REMAPFS_RETURN_IF_ERROR(main_->Flush());
-  return spare_->Flush();
+  Status st = main_->Flush().WithContext("flush main");
+  if (st.ok()) st = spare_->Flush().WithContext("flush spare");
+  if (!st.ok()) CountError(st, true);
+  return st;
 }
 
 }  // namespace remapfs

@@ -16,5 +16,7 @@ int RunFormat(const std::vector<std::string>& args);
 int RunMount(const std::vector<std::string>& args);
 int RunCheck(const std::vector<std::string>& args);
 int RunInfo(const std::vector<std::string>& args);
+int RunResizeSpare(const std::vector<std::string>& args);
+int RunMark(const std::vector<std::string>& args);
 
 }  // namespace remapfs::cli

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "remapfs/sector_list.h"
+
 namespace remapfs::cli {
 
 int PrintHelp(std::string_view text) {
@@ -111,6 +113,66 @@ Status OpenOfflineSpare(const std::string& path, bool repair,
   st = MetadataStore::Open(out->device.get(), open_options, &out->store);
   if (!st.ok()) *message = DescribeMetadataError(path, out->device.get(), st);
   return st;
+}
+
+namespace {
+
+Status OpenLockedDevice(std::string_view role, const std::string& path,
+                        std::unique_ptr<BlockDevice>* out, std::string* message) {
+  FileDeviceOptions options;
+  options.exclusive_lock = true;  // what a mount holds: fails while mounted
+  Status st = OpenFileDevice(path, options, out);
+  if (st.code() == Status::Code::kBusy) {
+    *message = fmt::format("{} '{}' is in use by another remapfs process "
+                           "(unmount it first)", role, path);
+  } else if (!st.ok()) {
+    *message = fmt::format("cannot open {}: {}", role, st.message());
+  }
+  return st;
+}
+
+}  // namespace
+
+Status OpenOfflineVolume(const std::string& main_path,
+                         const std::string& spare_path,
+                         std::unique_ptr<Volume>* out, std::string* message) {
+  if (SameFile(main_path, spare_path)) {
+    *message = "MAIN and SPARE are the same file";
+    return Status::InvalidArgument(*message);
+  }
+  std::unique_ptr<BlockDevice> main, spare;
+  REMAPFS_RETURN_IF_ERROR(OpenLockedDevice("MAIN", main_path, &main, message));
+  REMAPFS_RETURN_IF_ERROR(OpenLockedDevice("SPARE", spare_path, &spare, message));
+  // A read-only look first: it gives the clearest message for a wrong spare.
+  MetadataOpenOptions peek_options;
+  peek_options.repair = false;
+  peek_options.expected_main_bytes = main->Size();
+  std::unique_ptr<MetadataStore> peek;
+  Status st = MetadataStore::Open(spare.get(), peek_options, &peek);
+  if (!st.ok()) {
+    *message = DescribeMetadataError(spare_path, spare.get(), st);
+    return st;
+  }
+  peek.reset();
+  st = Volume::Open(std::move(main), std::move(spare), out);
+  if (!st.ok()) *message = "cannot open the volume: " + st.message();
+  return st;
+}
+
+std::optional<std::string> ParseBlockSizeOption(const ParsedArgs& parsed,
+                                                BadBlockFormat format,
+                                                uint32_t* block_size) {
+  auto value = parsed.Value("--block-size");
+  if (!value) return std::nullopt;
+  if (format != BadBlockFormat::kBadblocks) {
+    return "--block-size applies to the badblocks format only";
+  }
+  uint64_t bytes = 0;
+  Status st = ParseByteSize(*value, &bytes);
+  if (st.ok()) st = CheckBadBlocksBlockSize(bytes);
+  if (!st.ok()) return "--block-size: " + st.message();
+  *block_size = static_cast<uint32_t>(bytes);
+  return std::nullopt;
 }
 
 std::string HumanBytes(uint64_t bytes) {

@@ -4,12 +4,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "cli_args.h"
+#include "remapfs/bad_block_lists.h"
 #include "remapfs/block_device.h"
 #include "remapfs/metadata.h"
 #include "remapfs/status.h"
+#include "remapfs/volume.h"
 
 namespace remapfs::cli {
 
@@ -56,6 +60,21 @@ struct OfflineSpare {
 // no valid copy, ...).
 Status OpenOfflineSpare(const std::string& path, bool repair,
                         OfflineSpare* out, std::string* message);
+
+// MAIN and SPARE opened for an offline change (mark): both writable, each
+// under the exclusive lock a mount takes (so neither may be mounted), the
+// spare's metadata checked to belong to MAIN. On failure, `message` says
+// what is wrong in user terms.
+Status OpenOfflineVolume(const std::string& main_path,
+                         const std::string& spare_path,
+                         std::unique_ptr<Volume>* out, std::string* message);
+
+// --block-size of `mark` and `info --export`: only with the badblocks
+// format; a power of two from 512 to 1 MiB (K/M suffixes allowed). Leaves
+// `block_size` alone when absent; returns the usage error, if any.
+std::optional<std::string> ParseBlockSizeOption(const ParsedArgs& parsed,
+                                                BadBlockFormat format,
+                                                uint32_t* block_size);
 
 // The user-facing reason MetadataStore::Open failed on `device` (at `path`):
 // not a remapfs spare, no valid copy, or the core's own message.

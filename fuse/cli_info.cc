@@ -1,9 +1,12 @@
 // remapfs info: what a spare holds, read offline without changing it.
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "cli.h"
 #include "cli_args.h"
 #include "cli_common.h"
+#include "remapfs/bad_block_lists.h"
 #include "remapfs/metadata.h"
 
 namespace remapfs::cli {
@@ -11,13 +14,19 @@ namespace {
 
 constexpr std::string_view kCmd = "info";
 constexpr const char* kUsage = R"(Usage: remapfs info SPARE [--json]
+       remapfs info SPARE --export FORMAT [--block-size N]
 
 Prints the geometry, strategy, metadata copies, reservations, remap count
 and spare usage recorded in SPARE. Read-only; SPARE must not be mounted.
 
 Options:
-  --json   one JSON object instead of text
-  --help   show this help
+  --json             one JSON object instead of text
+  --export FORMAT    instead, write the remapped and pending sectors as a
+                     bad-block list that 'remapfs mark' reads back:
+                     badblocks, md or ddrescue (see 'remapfs mark --help')
+  --block-size N     block size of a badblocks list (default 1024); blocks
+                     larger than a sector list every block a sector touches
+  --help             show this help
 )";
 
 struct SlotTally {
@@ -105,15 +114,69 @@ void PrintJson(const std::string& path, const MetadataStore& store) {
       tally.pending);
 }
 
+// Every remapped main sector, active or pending, as ranges. A table entry
+// outside MAIN (a damaged table) is reported rather than exported.
+Status RemappedRanges(const MetadataStore& store, std::vector<SectorRange>* out) {
+  for (uint64_t i = 0; i < store.slot_count(); ++i) {
+    SlotEntry e = store.slot(i);
+    if (!e.used) continue;
+    if (e.main_sector >= store.geometry().main_sectors) {
+      return Status::Corruption(fmt::format(
+          "the remap table names main sector {}, outside MAIN; run "
+          "'remapfs check --repair'", e.main_sector));
+    }
+    out->push_back({e.main_sector, e.main_sector});
+  }
+  *out = NormalizeRanges(std::move(*out));
+  return Status::Ok();
+}
+
+int Export(const MetadataStore& store, BadBlockFormat format, uint32_t block_size) {
+  const Geometry& g = store.geometry();
+  std::vector<SectorRange> ranges;
+  if (Status st = RemappedRanges(store, &ranges); !st.ok()) return Fail(kCmd, st.message());
+  const std::string text =
+      FormatBadBlockList(format, ranges, block_size, g.sector_size, g.main_sectors);
+  fmt::print("{}", text);
+  // Whole blocks can cover sectors that are not remapped: say so, since a
+  // `mark` of this list would remap those too.
+  std::vector<SectorRange> reread;
+  if (ParseBadBlockList(format, text, block_size, g.sector_size, g.main_sectors, &reread)
+          .ok() &&
+      reread != ranges) {
+    fmt::print(stderr,
+               "remapfs info: note: {}-byte blocks are larger than the {}-byte "
+               "sectors; the list also covers sectors that are not remapped\n",
+               block_size, g.sector_size);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunInfo(const std::vector<std::string>& args) {
   ParsedArgs parsed;
   std::string error;
-  if (!ParseArgs(args, {{"--json"}}, &parsed, &error)) {
+  if (!ParseArgs(args, {{"--json"}, {"--export", true}, {"--block-size", true}},
+                 &parsed, &error)) {
     return UsageError(kCmd, error);
   }
   if (parsed.Has("--help")) return PrintHelp(kUsage);
+  std::optional<BadBlockFormat> export_format;
+  uint32_t block_size = kDefaultBadBlocksBlockSize;
+  if (auto name = parsed.Value("--export")) {
+    BadBlockFormat format;
+    if (Status st = ParseBadBlockFormat(*name, &format); !st.ok()) {
+      return UsageError(kCmd, "--export: " + st.message());
+    }
+    if (parsed.Has("--json")) return UsageError(kCmd, "--json and --export exclude each other");
+    if (auto err = ParseBlockSizeOption(parsed, format, &block_size)) {
+      return UsageError(kCmd, *err);
+    }
+    export_format = format;
+  } else if (parsed.Has("--block-size")) {
+    return UsageError(kCmd, "--block-size needs --export badblocks");
+  }
   if (parsed.positionals.size() != 1) {
     return UsageError(kCmd, parsed.positionals.empty() ? "SPARE is required"
                                                        : "too many arguments");
@@ -124,6 +187,7 @@ int RunInfo(const std::vector<std::string>& args) {
   if (!OpenOfflineSpare(path, /*repair=*/false, &spare, &message).ok()) {
     return Fail(kCmd, message);
   }
+  if (export_format) return Export(*spare.store, *export_format, block_size);
   if (parsed.Has("--json")) {
     PrintJson(path, *spare.store);
   } else {

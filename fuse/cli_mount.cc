@@ -19,6 +19,7 @@
 #include "fuse_api.h"
 #include "fuse_session.h"
 #include "logging.h"
+#include "remapfs/aligned_device.h"
 #include "remapfs_fs.h"
 
 namespace remapfs::cli {
@@ -35,10 +36,53 @@ Options:
   -o OPT[,OPT...]       FUSE mount options: allow_other, allow_root, ro,
                         default_permissions, debug, ...
   --name NAME           name of the disk file (default: basename of MAIN)
+  --direct-io MODE      auto, on or off: open MAIN and SPARE with O_DIRECT, so
+                        an I/O error belongs to the request that caused it
+                        (default auto: on when MAIN is a block device)
   --log-level LEVEL     trace, debug, info, warn or error (default info)
   --log-file PATH       log to PATH (default: stderr; syslog once daemonized)
   --help                show this help
 )";
+
+// --direct-io: O_DIRECT makes an I/O error belong to the request that
+// caused it; buffered I/O reports a failed writeback only at the next fsync.
+enum class DirectIoMode { kAuto, kOn, kOff };
+
+bool ParseDirectIoMode(std::string_view text, DirectIoMode* out) {
+  if (text == "auto") *out = DirectIoMode::kAuto;
+  else if (text == "on") *out = DirectIoMode::kOn;
+  else if (text == "off") *out = DirectIoMode::kOff;
+  else return false;
+  return true;
+}
+
+struct DirectIoChoice {
+  DirectIoMode mode;
+  bool direct;         // open MAIN and SPARE with O_DIRECT
+  std::string reason;  // for the log
+};
+
+// auto: O_DIRECT when MAIN is a block device (a real, possibly failing,
+// disk), buffered for an image file.
+DirectIoChoice ChooseDirectIo(DirectIoMode mode, const std::string& main_path) {
+  if (mode == DirectIoMode::kOn) return {mode, true, "--direct-io on"};
+  if (mode == DirectIoMode::kOff) return {mode, false, "--direct-io off"};
+  struct stat st {};
+  bool block = stat(main_path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
+  return {mode, block,
+          block ? "--direct-io auto, MAIN is a block device"
+                : "--direct-io auto, MAIN is not a block device"};
+}
+
+void LogIoMode(std::string_view role, const std::string& path,
+               BlockDevice* device, std::string_view reason) {
+  if (auto* aligned = dynamic_cast<AlignedDevice*>(device)) {
+    spdlog::info("{} {}: direct I/O (O_DIRECT, {}-byte alignment; {})", role, path,
+                 aligned->alignment(), reason);
+  } else {
+    spdlog::info("{} {}: buffered I/O ({})", role, path, reason);
+  }
+}
 
 struct MountRequest {
   std::string main_path, spare_path, mountpoint;
@@ -47,6 +91,7 @@ struct MountRequest {
   fuse::MountSettings settings;
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string log_file;
+  DirectIoMode direct_io = DirectIoMode::kAuto;
 };
 
 std::string Basename(std::string path) {
@@ -88,7 +133,8 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   ParsedArgs parsed;
   std::string error;
   if (!ParseArgs(args, {{"-f"}, {"-o", true, true}, {"--name", true},
-                        {"--log-level", true}, {"--log-file", true}},
+                        {"--log-level", true}, {"--log-file", true},
+                        {"--direct-io", true}},
                  &parsed, &error)) {
     return UsageError(kCmd, error);
   }
@@ -109,6 +155,10 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
     return UsageError(kCmd, "--log-level must be trace, debug, info, warn or "
                             "error, not '" + *level + "'");
   }
+  if (auto mode = parsed.Value("--direct-io");
+      mode && !ParseDirectIoMode(*mode, &req->direct_io)) {
+    return UsageError(kCmd, "--direct-io must be auto, on or off, not '" + *mode + "'");
+  }
   req->settings.disk_name =
       parsed.Value("--name").value_or(Basename(req->main_path));
   if (auto err = CheckDiskName(req->settings.disk_name)) {
@@ -120,12 +170,31 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
-Status OpenDevice(const std::string& path, bool read_only,
+Status OpenDevice(const std::string& path, bool read_only, bool direct_io,
                   std::unique_ptr<BlockDevice>* out) {
   FileDeviceOptions options;
   options.read_only = read_only;
+  options.direct_io = direct_io;
   options.exclusive_lock = true;  // held by the daemon until unmount
   return OpenFileDevice(path, options, out);
+}
+
+// Opens MAIN or SPARE as --direct-io asks, and logs which I/O mode it got.
+// In auto mode a file whose filesystem refuses O_DIRECT (tmpfs) is opened
+// buffered, with a warning; `--direct-io on` makes that an error.
+Status OpenDeviceForMount(std::string_view role, const std::string& path,
+                          bool read_only, const DirectIoChoice& choice,
+                          std::unique_ptr<BlockDevice>* out) {
+  Status st = OpenDevice(path, read_only, choice.direct, out);
+  if (!st.ok() && choice.direct && choice.mode == DirectIoMode::kAuto &&
+      st.IsInvalidArgument()) {
+    spdlog::warn("{} {}: {}; using buffered I/O", role, path, st.message());
+    st = OpenDevice(path, read_only, false, out);
+    if (st.ok()) LogIoMode(role, path, out->get(), "--direct-io auto, O_DIRECT refused");
+    return st;
+  }
+  if (st.ok()) LogIoMode(role, path, out->get(), choice.reason);
+  return st;
 }
 
 std::string DescribeOpenError(std::string_view role, const Status& st) {
@@ -147,9 +216,11 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
     return "MAIN and SPARE are the same file";
   }
   std::unique_ptr<BlockDevice> main, spare;
-  Status st = OpenDevice(req.main_path, req.settings.read_only, &main);
+  const DirectIoChoice direct = ChooseDirectIo(req.direct_io, req.main_path);
+  Status st = OpenDeviceForMount("MAIN", req.main_path, req.settings.read_only,
+                                 direct, &main);
   if (!st.ok()) return DescribeOpenError("MAIN", st);
-  st = OpenDevice(req.spare_path, false, &spare);
+  st = OpenDeviceForMount("SPARE", req.spare_path, false, direct, &spare);
   if (!st.ok()) return DescribeOpenError("SPARE", st);
 
   // The fault layer needs the sector size before the Volume exists; this

@@ -31,10 +31,6 @@ constexpr std::array<ControlFile, 7> kControlFiles = {{
 // whole write() fails and "one write() is one request" stays true.
 constexpr size_t kMaxControlWrite = kMaxRequestBytes - (64 << 10);
 
-// Scrub arrives in a later issue; until then it is honestly always idle.
-constexpr std::string_view kScrubStatusLines =
-    "scrub_state: idle\nscrub_done: 0\nscrub_total: 0\nscrub_found: 0\n";
-
 // Per-open state of a readable control file: a snapshot of its text, taken
 // by the first read and by every read at offset 0, so `cat` sees one
 // consistent text and a reader polling with pread(0) sees fresh values.
@@ -66,11 +62,11 @@ std::string RemapFs::ControlText(ControlKind kind) const {
     case ControlKind::kReservations:
       return FormatReservations(volume_->Reservations());
     case ControlKind::kStatus:
-      return FormatStatus(volume_->Stats()) + std::string(kScrubStatusLines);
+      return FormatStatus(volume_->Stats()) + ScrubStatusLines();
     case ControlKind::kInject:
       return FormatFaults(main_faults_->Faults());
     case ControlKind::kScrub:
-      return "idle\n";
+      return ScrubText();
     case ControlKind::kAddBad:
     case ControlKind::kRemove:
       break;
@@ -103,12 +99,22 @@ int RemapFs::ControlRead(fuse_req_t req, const ControlFile& file, size_t size,
                          off_t off, fuse_file_info* fi) {
   ControlHandle* handle = HandleOf(fi);
   if (handle == nullptr || off < 0) return -EBADF;
-  std::lock_guard lock(handle->mu);
-  if (off == 0 || !handle->taken) handle->text = ControlText(file.kind);
-  handle->taken = true;
-  size_t begin = std::min<size_t>(off, handle->text.size());
-  size_t len = std::min(size, handle->text.size() - begin);
-  fuse_reply_buf(req, handle->text.data() + begin, len);
+  // The reply is sent from a copy, after the lock is released: as soon as
+  // the reply reaches the kernel the reader may close the file, and another
+  // worker may run RELEASE and delete the handle. Anything touching the
+  // handle after the reply (a lock_guard's unlock of handle->mu) would write
+  // into freed memory: it corrupted that worker's malloc tcache, and the
+  // daemon aborted with "unaligned tcache chunk detected" at unmount.
+  std::string reply;
+  {
+    std::lock_guard lock(handle->mu);
+    if (off == 0 || !handle->taken) handle->text = ControlText(file.kind);
+    handle->taken = true;
+    size_t begin = std::min<size_t>(off, handle->text.size());
+    size_t len = std::min(size, handle->text.size() - begin);
+    reply.assign(handle->text, begin, len);
+  }
+  fuse_reply_buf(req, reply.data(), reply.size());
   return 0;
 }
 
@@ -162,7 +168,7 @@ Status RemapFs::ApplyControlWrite(ControlKind kind, std::string_view text) {
       return Status::Ok();
     }
     case ControlKind::kScrub:
-      return Status::NotSupported("scrub is not implemented yet");
+      return ApplyScrubCommand(text);
     case ControlKind::kRemaps:
     case ControlKind::kReservations:
     case ControlKind::kStatus:

@@ -6,7 +6,9 @@
 // answered with ENOMEM (std::bad_alloc) or EIO, so no request is ever left
 // unanswered and no exception ever crosses into libfuse's C code. Bodies
 // must reply last, after anything that can throw, so a request is never
-// answered twice.
+// answered twice, and must touch no per-open state after replying: once
+// the kernel has the reply, the file may be closed and its handle freed by
+// a RELEASE running on another worker thread.
 #pragma once
 
 #include <cerrno>

@@ -96,9 +96,10 @@ void ApplyInjectCommands(const std::vector<InjectCommand>& commands,
 std::string FormatFaults(const std::vector<Fault>& faults) {
   std::string text;
   for (const Fault& f : faults) {
-    const char* mode = f.mode == FaultMode::kRead    ? "read"
-                       : f.mode == FaultMode::kWrite ? "write"
-                                                     : "rw";
+    const char* mode = f.mode == FaultMode::kRead        ? "read"
+                       : f.mode == FaultMode::kWrite     ? "write"
+                       : f.mode == FaultMode::kReadWrite ? "rw"
+                                                         : "flaky";
     text += fmt::format("{} {} {}\n", f.first, f.last, mode);
   }
   return text;

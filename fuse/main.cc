@@ -28,10 +28,9 @@ Commands:
   mount  MAIN SPARE MOUNTPOINT [-f] [-o OPT[,OPT...]] [--name NAME]
          [--log-level trace|debug|info|warn|error] [--log-file PATH]
   check  SPARE [--main MAIN] [--repair] [--json]
-  info   SPARE [--json]
-  resize-spare MAIN SPARE NEW_SIZE           (not implemented yet)
+  info   SPARE [--json] [--export badblocks|md|ddrescue [--block-size N]]
+  resize-spare MAIN SPARE NEW_SIZE
   mark   MAIN SPARE --format badblocks|md|ddrescue [--block-size N] FILE
-                                             (not implemented yet)
 
 Also accepted, for fstab type fuse.remapfs (mount.fuse3):
   remapfs MAIN,SPARE MOUNTPOINT [-o OPTS]
@@ -39,10 +38,6 @@ Also accepted, for fstab type fuse.remapfs (mount.fuse3):
 Run 'remapfs COMMAND --help' for the options of one command.
 Unmount with 'fusermount3 -u MOUNTPOINT'.
 )";
-
-int NotImplemented(std::string_view cmd) {
-  return Fail(cmd, "not implemented yet", kExitUsage);
-}
 
 // mount.fuse3 runs `remapfs SOURCE MOUNTPOINT -o OPTS` with SOURCE the
 // fstab device field, here "MAIN,SPARE" (split at the first comma).
@@ -82,7 +77,8 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (cmd == "mount") return RunMount(rest);
   if (cmd == "check") return RunCheck(rest);
   if (cmd == "info") return RunInfo(rest);
-  if (cmd == "resize-spare" || cmd == "mark") return NotImplemented(cmd);
+  if (cmd == "resize-spare") return RunResizeSpare(rest);
+  if (cmd == "mark") return RunMark(rest);
   if (IsMountHelperForm(argv)) return RunMount(MountHelperArgs(argv));
   fmt::print(stderr,
              "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);

@@ -145,7 +145,9 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void OpDestroy(void* userdata) {
-  Status st = static_cast<RemapFs*>(userdata)->volume().Sync();
+  auto* fs = static_cast<RemapFs*>(userdata);
+  fs->StopScrub();
+  Status st = fs->volume().Sync();
   if (!st.ok()) spdlog::error("final sync at unmount: {}", st.ToString());
 }
 

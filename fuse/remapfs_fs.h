@@ -10,10 +10,11 @@
 // (errno_map.h), the only place a core Status becomes -errno.
 //
 // Ownership: RemapFs borrows the Volume and the FaultyDevice wrapping MAIN;
-// the caller keeps both alive until the FUSE session is destroyed.
+// the caller keeps both alive until the RemapFs is destroyed. It owns the
+// Scrubber of control/scrub, whose thread it stops and joins on destruction.
 // Thread safety: callbacks run concurrently on the multithreaded loop; all
 // state here is immutable after construction except per-open handles, which
-// carry their own lock.
+// carry their own lock, and the Scrubber, which is thread-safe.
 #pragma once
 
 #include <sys/stat.h>
@@ -26,6 +27,7 @@
 
 #include "fuse_api.h"
 #include "remapfs/fault_device.h"
+#include "remapfs/scrubber.h"
 #include "remapfs/volume.h"
 
 namespace remapfs::fuse {
@@ -59,6 +61,7 @@ struct MountSettings {
   uid_t owner_uid = 0;    // the mounting user: owns every inode
   gid_t owner_gid = 0;
   bool read_only = false;  // -o ro: every write fails with EROFS
+  ScrubOptions scrub;      // rate and chunk of control/scrub scans
 };
 
 class RemapFs {
@@ -69,6 +72,8 @@ class RemapFs {
   static const fuse_lowlevel_ops& Operations();
 
   Volume& volume() const { return *volume_; }
+  // Unmount: stops a running scrub so that the final sync comes last.
+  void StopScrub() { scrubber_.Stop(); }
   FaultyDevice& main_faults() const { return *main_faults_; }
   const MountSettings& settings() const { return settings_; }
 
@@ -101,11 +106,16 @@ class RemapFs {
   // The current text of a readable control file.
   std::string ControlText(ControlKind kind) const;
   Status ApplyControlWrite(ControlKind kind, std::string_view text);
+  Status ApplyScrubCommand(std::string_view text);
+  std::string ScrubText() const;         // control/scrub
+  std::string ScrubStatusLines() const;  // the scrub_* lines of status
 
   Volume* volume_;
   FaultyDevice* main_faults_;
   MountSettings settings_;
   timespec mount_time_{};
+  // Declared after volume_ and settings_, which it is built from.
+  Scrubber scrubber_{volume_, settings_.scrub};
 };
 
 }  // namespace remapfs::fuse

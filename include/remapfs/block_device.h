@@ -38,8 +38,12 @@ class BlockDevice {
 
 struct FileDeviceOptions {
   bool read_only = false;
-  // O_DIRECT: the caller then keeps buffers, offsets and lengths aligned to
-  // the logical block size of the underlying device.
+  // O_DIRECT, so an I/O error belongs to the request that caused it (no
+  // page cache, no deferred writeback). The device returned still takes any
+  // offset, length and buffer: it is wrapped in an AlignedDevice
+  // (aligned_device.h) using QueryLogicalBlockSize. Fails with
+  // InvalidArgument, naming the path, when the filesystem refuses O_DIRECT
+  // (tmpfs) or the size is not a multiple of that block size.
   bool direct_io = false;
   // Take an exclusive flock() on the file for as long as the device is open;
   // fails with Busy when another open file description holds it. flock (not
@@ -51,6 +55,12 @@ struct FileDeviceOptions {
 // block device's size (BLKGETSIZE64).
 Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
                       std::unique_ptr<BlockDevice>* out);
+
+// The alignment O_DIRECT requires for `path`, in bytes: a block device's
+// logical block size (ioctl BLKSSZGET); for a regular file, what its
+// filesystem reports (statx STATX_DIOALIGN, offset and memory alignment,
+// the larger of the two, at least 512), or 4096 when it does not say.
+Status QueryLogicalBlockSize(const std::string& path, uint32_t* out);
 
 // A zero-filled device held in memory. Thread-safe per the contract above.
 std::unique_ptr<BlockDevice> NewMemoryDevice(uint64_t size);

@@ -20,12 +20,14 @@
 
 namespace remapfs {
 
-enum class FaultMode { kRead, kWrite, kReadWrite };
+// kFlakyRead: a weak sector that fails a number of reads, then reads again.
+enum class FaultMode { kRead, kWrite, kReadWrite, kFlakyRead };
 
 struct Fault {
   uint64_t first;  // sector, inclusive
   uint64_t last;   // sector, inclusive
   FaultMode mode;
+  uint32_t failures_left = 0;  // kFlakyRead only: reads still to fail
 };
 
 class FaultyDevice : public BlockDevice {
@@ -34,11 +36,18 @@ class FaultyDevice : public BlockDevice {
 
   // A Read (Write) touching any byte of a faulted sector fails with EIO and
   // transfers nothing. Adding a range replaces the mode of the sectors it
-  // covers.
+  // covers. Mode kFlakyRead is ignored here: use AddFlakyRead.
   void AddFault(uint64_t first, uint64_t last, FaultMode mode);
+  // Makes each sector of [first, last] fail the next `failures` Reads that
+  // touch it, then read normally (the fault then disappears). Every Read
+  // touching a flaky sector counts, whatever else it touches; Writes are
+  // unaffected. Replaces other faults on those sectors, like AddFault;
+  // ClearFaults and ClearAllFaults remove flaky sectors too.
+  void AddFlakyRead(uint64_t first, uint64_t last, uint32_t failures);
   void ClearFaults(uint64_t first, uint64_t last);
   void ClearAllFaults();
-  // Sorted by first sector; adjacent sectors with one mode are merged.
+  // Sorted by first sector; adjacent sectors with one mode (and, for
+  // kFlakyRead, the same failures_left) are merged.
   std::vector<Fault> Faults() const;
 
   // Simulated power cut: the next `writes_before` Write calls succeed; the
@@ -50,6 +59,10 @@ class FaultyDevice : public BlockDevice {
   bool crashed() const { return crashed_.load(); }
   // Number of Write calls that reached the base since construction.
   uint64_t writes_seen() const { return writes_seen_.load(); }
+  // Simulated writeback error: the next Flush fails with EIO without
+  // reaching the base, as fdatasync reports a failed writeback once; the
+  // Flush after it works again.
+  void FailNextFlush() { fail_next_flush_.store(true); }
 
   BlockDevice* base() { return base_.get(); }
 
@@ -60,6 +73,10 @@ class FaultyDevice : public BlockDevice {
 
  private:
   bool Hits(uint64_t offset, size_t len, bool is_write) const;
+  // Hits for a read; also counts the read against every flaky sector it
+  // touches. Caller holds mu_.
+  bool ReadHitsLocked(uint64_t first, uint64_t last);
+  void InsertLocked(Fault fault);
 
   std::unique_ptr<BlockDevice> base_;
   const uint32_t sector_size_;
@@ -69,6 +86,7 @@ class FaultyDevice : public BlockDevice {
   std::atomic<bool> crash_armed_{false};
   std::atomic<bool> crashed_{false};
   std::atomic<uint64_t> writes_seen_{0};
+  std::atomic<bool> fail_next_flush_{false};
   uint64_t crash_countdown_ = 0;
   size_t torn_bytes_ = 0;
 };

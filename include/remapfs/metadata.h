@@ -102,6 +102,15 @@ class MetadataStore {
   // Rewrites every copy in full from the in-memory table.
   Status RewriteAll();
 
+  // For resize-spare: a store for `geometry` holding `slots` (encoded, one
+  // per slot of the new geometry), with this store's volume id and the next
+  // sequence number. Nothing is written until WriteFullCopy.
+  std::unique_ptr<MetadataStore> Successor(const Geometry& geometry,
+                                           std::vector<uint64_t> slots) const;
+  // Writes copy `copy` in full: table sectors, flush, header, flush.
+  Status WriteFullCopy(size_t copy);
+  const std::vector<uint64_t>& encoded_slots() const { return slots_; }
+
  private:
   MetadataStore(BlockDevice* spare, Geometry geometry);
 

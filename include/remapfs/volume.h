@@ -95,6 +95,17 @@ class Volume {
   // Sectors that are not remapped are skipped.
   Status Remove(const std::vector<SectorRange>& ranges);
 
+  // One step of a surface scan (volume_scrub.cc): reads MAIN sectors
+  // [first, first+count) (count * sector_size bytes of memory); sectors that
+  // never read become pending, sectors that read only after a retry are
+  // remapped with their data, in one commit. NoSpace if the spare ran out
+  // (what was found before that is committed).
+  struct ScrubFindings {
+    uint64_t pending = 0;
+    uint64_t remapped = 0;
+  };
+  Status ScrubRange(uint64_t first, uint64_t count, ScrubFindings* findings);
+
   // Records a failure for the status `last_error` line.
   void SetLastError(const Status& s);
 
@@ -126,6 +137,8 @@ class Volume {
   Status RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t offset,
                            const uint8_t* data, size_t len,
                            std::vector<SlotChange>* changes);
+  Status BisectUnreadable(uint64_t first, uint64_t count, std::vector<uint8_t>& buf,
+                          std::vector<uint64_t>* failed) const;
   Status FindUnreadableSectors(uint64_t offset, size_t len,
                                std::vector<uint64_t>* failed) const;
   // The last `new_slots` changes use freshly allocated slots, released

@@ -1,0 +1,133 @@
+// remapfs resize-spare: grow or shrink a spare offline (core/spare_resize.cc
+// does the work and carries the crash-safety argument). This file owns the
+// file-size changes around it: the file grows before the core runs, so the
+// device spans both geometries, and shrinks only after the new metadata is
+// complete. Killed at any point, the spare mounts with the old or the new
+// geometry.
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "cli_common.h"
+#include "remapfs/sector_list.h"
+#include "remapfs/spare_resize.h"
+
+namespace remapfs::cli {
+namespace {
+
+constexpr std::string_view kCmd = "resize-spare";
+constexpr const char* kUsage = R"(Usage: remapfs resize-spare MAIN SPARE NEW_SIZE
+
+Grows or shrinks SPARE (a regular file) to NEW_SIZE bytes (K, M, G, T
+suffixes, powers of 1024) offline. The metadata placement is recomputed for
+the new size (strategy auto); remapped data sitting where a new metadata
+copy lands is moved first. A shrink that would drop a used spare sector is
+refused. No remap and no byte of remapped data is lost, even if the command
+is killed part-way. MAIN and SPARE must not be mounted.
+
+Options:
+  --help   show this help
+)";
+
+struct Request {
+  std::string main, spare;
+  uint64_t new_bytes = 0;
+};
+
+// Locks held for the whole command, so no mount can start meanwhile.
+struct Locks {
+  std::unique_ptr<FileLock> main, spare;
+};
+
+Status OpenSpare(const std::string& path, std::unique_ptr<BlockDevice>* out) {
+  FileDeviceOptions options;
+  options.exclusive_lock = false;  // Locks guards it
+  return OpenFileDevice(path, options, out);
+}
+
+// One line, rewritten in place on a terminal; nothing when not a terminal.
+void ShowProgress(const std::string& phase, uint64_t done, uint64_t total) {
+  if (!isatty(STDERR_FILENO)) return;
+  fmt::print(stderr, "\rresize-spare: {} {}/{}\033[K", phase, done, total);
+  if (done == total) fmt::print(stderr, "\n");
+}
+
+int Refuse(const Status& st) { return Fail(kCmd, st.message()); }
+
+// The checks that need the metadata: it belongs to MAIN, and the plan works.
+int Check(const Request& req, BlockDevice* spare, ResizeResult* plan) {
+  uint64_t main_bytes = 0;
+  if (Status st = DeviceSize(req.main, &main_bytes); !st.ok()) return Refuse(st);
+  MetadataOpenOptions options;
+  options.repair = false;
+  options.expected_main_bytes = main_bytes;
+  std::unique_ptr<MetadataStore> store;
+  if (Status st = MetadataStore::Open(spare, options, &store); !st.ok())
+    return Fail(kCmd, DescribeMetadataError(req.spare, spare, st));
+  const uint32_t ss = store->geometry().sector_size;
+  if (req.new_bytes % ss != 0)
+    return Fail(kCmd, fmt::format("NEW_SIZE {} is not a multiple of the sector size {}",
+                                  req.new_bytes, ss));
+  if (Status st = PlanSpareResize(spare, req.new_bytes / ss, plan); !st.ok())
+    return Refuse(st);
+  return kExitOk;
+}
+
+int Resize(const Request& req) {
+  Locks locks;
+  if (SameFile(req.main, req.spare)) return Fail(kCmd, "MAIN and SPARE are the same file");
+  if (Status st = FileLock::Acquire(req.main, false, &locks.main); !st.ok()) return Refuse(st);
+  if (Status st = FileLock::Acquire(req.spare, true, &locks.spare); !st.ok()) return Refuse(st);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(req.spare, ec))
+    return Fail(kCmd, "SPARE '" + req.spare + "' is not a regular file (only files can be resized)");
+  std::unique_ptr<BlockDevice> spare;
+  if (Status st = OpenSpare(req.spare, &spare); !st.ok()) return Refuse(st);
+  ResizeResult plan;
+  if (int rc = Check(req, spare.get(), &plan); rc != kExitOk) return rc;
+  const uint64_t old_bytes = spare->Size();
+  if (req.new_bytes > old_bytes) {
+    spare.reset();
+    std::filesystem::resize_file(req.spare, req.new_bytes, ec);
+    if (ec) return Fail(kCmd, "cannot grow '" + req.spare + "': " + ec.message());
+    if (Status st = OpenSpare(req.spare, &spare); !st.ok()) return Refuse(st);
+  }
+  ResizeResult done;
+  if (Status st = ResizeSpare(spare.get(), req.new_bytes / plan.old_geometry.sector_size,
+                              ShowProgress, &done);
+      !st.ok())
+    return Fail(kCmd, "resize failed (the spare keeps a complete old or new geometry): " +
+                          st.ToString());
+  spare.reset();
+  if (req.new_bytes < old_bytes) {
+    std::filesystem::resize_file(req.spare, req.new_bytes, ec);
+    if (ec) return Fail(kCmd, "metadata resized, but cutting the file failed: " + ec.message());
+  }
+  fmt::print("resized spare '{}': {} -> {} ({} -> {}), {} remaps kept, {} moved\n", req.spare,
+             HumanBytes(old_bytes), HumanBytes(req.new_bytes),
+             StrategyName(done.old_geometry.placement.strategy),
+             StrategyName(done.new_geometry.placement.strategy), done.remaps,
+             done.moved_within_old + done.moved_to_new_space);
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunResizeSpare(const std::vector<std::string>& args) {
+  ParsedArgs parsed;
+  std::string error;
+  if (!ParseArgs(args, {}, &parsed, &error)) return UsageError(kCmd, error);
+  if (parsed.Has("--help")) return PrintHelp(kUsage);
+  if (parsed.positionals.size() != 3) return UsageError(kCmd, "expected MAIN SPARE NEW_SIZE");
+  Request req{parsed.positionals[0], parsed.positionals[1], 0};
+  if (Status st = ParseByteSize(parsed.positionals[2], &req.new_bytes); !st.ok())
+    return UsageError(kCmd, "NEW_SIZE: " + st.message());
+  return Resize(req);
+}
+
+}  // namespace remapfs::cli

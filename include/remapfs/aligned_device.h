@@ -1,0 +1,71 @@
+// AlignedDevice: a BlockDevice decorator that serves byte-granular requests
+// on top of a base that only accepts aligned ones (a file or block device
+// opened with O_DIRECT).
+//
+// The base must accept any request whose offset, length and buffer address
+// are all multiples of `alignment`; it may reject anything else (O_DIRECT
+// answers EINVAL). Callers of the AlignedDevice see the plain BlockDevice
+// contract: any offset, any length, any buffer.
+//
+// Cost: a request that is already aligned goes straight to the base with
+// the caller's buffer (no copy, no allocation). Anything else moves through
+// a per-thread bounce buffer aligned for O_DIRECT, allocated on a thread's
+// first unaligned request and reused after that. A write that covers only
+// part of a block does read-modify-write of that block (at most two such
+// blocks per request: its head and its tail).
+//
+// Thread safety: every method may be called concurrently, as the
+// BlockDevice contract says. Two writes touching disjoint bytes of one block
+// never lose each other's bytes: see the locking note in aligned_device.cc.
+// The device owns its base.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "remapfs/block_device.h"
+
+namespace remapfs {
+
+class AlignedDevice : public BlockDevice {
+ public:
+  // InvalidArgument when `alignment` is not a power of two in [512, 65536],
+  // or when the base's size is not a multiple of it (its last, partial
+  // block could not be written without growing the file).
+  static Status Wrap(std::unique_ptr<BlockDevice> base, uint32_t alignment,
+                     std::unique_ptr<AlignedDevice>* out);
+
+  Status Read(uint64_t offset, void* buf, size_t len) override;
+  Status Write(uint64_t offset, const void* buf, size_t len) override;
+  Status Flush() override { return base_->Flush(); }
+  uint64_t Size() const override { return size_; }
+
+  uint32_t alignment() const { return alignment_; }
+  BlockDevice* base() { return base_.get(); }
+
+ private:
+  AlignedDevice(std::unique_ptr<BlockDevice> base, uint32_t alignment);
+
+  bool IsAligned(uint64_t value) const { return (value & (alignment_ - 1)) == 0; }
+  bool IsAligned(const void* p) const {
+    return IsAligned(reinterpret_cast<uintptr_t>(p));
+  }
+  // Writes `len` bytes at `offset` into the one block that holds them,
+  // reading the rest of that block first.
+  Status WritePartialBlock(uint64_t offset, const uint8_t* data, size_t len);
+  // Writes whole blocks [offset, offset+len) from a buffer of any alignment.
+  Status WriteWholeBlocks(uint64_t offset, const uint8_t* data, size_t len);
+
+  // Read-modify-write of block b holds block_locks_[b % kLockStripes].
+  static constexpr size_t kLockStripes = 64;
+
+  std::unique_ptr<BlockDevice> base_;
+  const uint32_t alignment_;
+  const uint64_t size_;
+  std::array<std::mutex, kLockStripes> block_locks_;
+};
+
+}  // namespace remapfs
