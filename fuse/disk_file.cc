@@ -1,7 +1,9 @@
 // The virtual disk: reads and writes go straight to the Volume.
 #include <linux/fuse.h>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "errno_map.h"
 #include "remapfs_fs.h"
@@ -30,10 +32,14 @@ int RemapFs::DiskRead(fuse_req_t req, size_t size, off_t off) {
     return 0;
   }
   size_t len = std::min<uint64_t>(size, disk_size - off);
-  std::unique_ptr<char[]> buf(new char[len]);
-  Status st = volume_->Read(static_cast<uint64_t>(off), buf.get(), len);
+  // One buffer per worker thread, grown once to the largest request seen
+  // (at most max_read): the read path allocates nothing per request. The
+  // reply copies it out before the worker takes its next request.
+  thread_local std::vector<char> buf;
+  if (buf.size() < len) buf.resize(std::max(len, size_t{64} << 10));
+  Status st = volume_->Read(static_cast<uint64_t>(off), buf.data(), len);
   if (!st.ok()) return ToFuseErrno(st, "read disk");
-  fuse_reply_buf(req, buf.get(), len);
+  fuse_reply_buf(req, buf.data(), len);
   return 0;
 }
 
