@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "fuse_session.h"
 #include "logging.h"
 #include "remapfs/aligned_device.h"
+#include "remapfs/sector_list.h"
 #include "remapfs_fs.h"
 
 namespace remapfs::cli {
@@ -39,6 +41,10 @@ Options:
   --direct-io MODE      auto, on or off: open MAIN and SPARE with O_DIRECT, so
                         an I/O error belongs to the request that caused it
                         (default auto: on when MAIN is a block device)
+  --read-retries N      extra attempts at a failed MAIN read before its
+                        sectors become pending (default 2, at most 100)
+  --scrub-rate SIZE     control/scrub scan rate per second, K/M/G suffixes
+                        (default 64M; 0: as fast as MAIN reads)
   --log-level LEVEL     trace, debug, info, warn or error (default info)
   --log-file PATH       log to PATH (default: stderr; syslog once daemonized)
   --help                show this help
@@ -92,6 +98,7 @@ struct MountRequest {
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string log_file;
   DirectIoMode direct_io = DirectIoMode::kAuto;
+  VolumeOptions volume;
 };
 
 std::string Basename(std::string path) {
@@ -128,13 +135,33 @@ bool WantsReadOnly(const std::vector<std::string>& fuse_options) {
   return read_only;
 }
 
+// --read-retries and --scrub-rate; the reason when one is malformed.
+std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* req) {
+  if (auto retries = parsed.Value("--read-retries")) {
+    uint32_t n = 0;
+    const char* end = retries->data() + retries->size();
+    auto [ptr, ec] = std::from_chars(retries->data(), end, n);
+    if (ec != std::errc() || ptr != end || n > 100)
+      return "--read-retries must be a number from 0 to 100, not '" + *retries + "'";
+    req->volume.read_retries = n;
+  }
+  if (auto rate = parsed.Value("--scrub-rate")) {
+    uint64_t bytes = 0;
+    if (*rate != "0" && !ParseByteSize(*rate, &bytes).ok())
+      return "--scrub-rate must be a size such as 64M, or 0, not '" + *rate + "'";
+    req->settings.scrub.bytes_per_second = bytes;
+  }
+  return std::nullopt;
+}
+
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 MountRequest* req) {
   ParsedArgs parsed;
   std::string error;
   if (!ParseArgs(args, {{"-f"}, {"-o", true, true}, {"--name", true},
                         {"--log-level", true}, {"--log-file", true},
-                        {"--direct-io", true}},
+                        {"--direct-io", true}, {"--read-retries", true},
+                        {"--scrub-rate", true}},
                  &parsed, &error)) {
     return UsageError(kCmd, error);
   }
@@ -159,6 +186,7 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
       mode && !ParseDirectIoMode(*mode, &req->direct_io)) {
     return UsageError(kCmd, "--direct-io must be auto, on or off, not '" + *mode + "'");
   }
+  if (auto err = ParseTuning(parsed, req)) return UsageError(kCmd, *err);
   req->settings.disk_name =
       parsed.Value("--name").value_or(Basename(req->main_path));
   if (auto err = CheckDiskName(req->settings.disk_name)) {
@@ -236,7 +264,7 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
 
   auto faulty = std::make_unique<FaultyDevice>(std::move(main), sector_size);
   out->main_faults = faulty.get();
-  st = Volume::Open(std::move(faulty), std::move(spare), &out->volume);
+  st = Volume::Open(std::move(faulty), std::move(spare), req.volume, &out->volume);
   if (!st.ok()) return "cannot open the volume: " + st.message();
   return std::nullopt;
 }

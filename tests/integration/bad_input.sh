@@ -108,6 +108,13 @@ check_usage_errors() {
   expect_cli_failure "mount of a MAIN that does not exist" \
     "$REMAPFS" mount "$TMP/absent.img" "$SPARE" "$MNT" -f
   stderr_mentions "absent.img"
+  local opt
+  for opt in "--read-retries x" "--read-retries 101" "--scrub-rate 12Q" "--direct-io maybe"; do
+    # shellcheck disable=SC2086  # the option and its value are two words
+    expect_cli_failure "mount with $opt" "$REMAPFS" mount "$MAIN" "$SPARE" "$MNT" -f $opt
+    stderr_mentions "$(sed "s/^--//; s/ .*//" <<<"$opt")"
+    ! is_mounted "$MNT" || fail "mount with $opt mounted anyway"
+  done
 }
 
 # refused_format WHAT MAIN ARGS...: format MAIN $TMP/new.spare ARGS must be
