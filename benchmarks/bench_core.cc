@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "remapfs/block_device.h"
-#include "remapfs/metadata.h"
 #include "remapfs/spare_allocator.h"
 #include "remapfs/volume.h"
 
@@ -79,24 +78,11 @@ class VolumeDevice : public BlockDevice {
   Volume* v_;
 };
 
-std::unique_ptr<Volume> MakeVolume(uint64_t main_bytes, uint64_t spare_bytes) {
-  auto spare = NewMemoryDevice(spare_bytes);
-  Geometry g;
-  g.main_sectors = main_bytes / 512;
-  g.spare_sectors = spare_bytes / 512;
-  std::unique_ptr<MetadataStore> md;
-  std::unique_ptr<Volume> v;
-  if (!ComputePlacement(512, g.spare_sectors, Strategy::kAuto, &g.placement).ok() ||
-      !MetadataStore::Format(spare.get(), g, &md).ok() ||
-      !Volume::Open(NewMemoryDevice(main_bytes), std::move(spare), &v).ok())
-    std::abort();
-  return v;
-}
-
 void BenchVolume() {
   const uint64_t main_bytes = 256ull << 20;
   auto raw = NewMemoryDevice(main_bytes);
-  auto volume = MakeVolume(main_bytes, 8ull << 20);
+  std::unique_ptr<Volume> volume;
+  if (!NewMemoryVolume(main_bytes, 8ull << 20, &volume).ok()) std::abort();
   VolumeDevice vdev(volume.get());
   std::printf("volume: 4 KiB random I/O, ns/op (ratio to the bare memory device)\n");
   const double raw_r = IoNsPerOp(*raw, main_bytes, false);

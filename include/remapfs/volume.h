@@ -168,6 +168,11 @@ class Volume {
   std::string last_error_ = "none";
 };
 
+// A freshly formatted Volume (512-byte sectors, strategy auto) over two new
+// zero-filled memory devices, for benchmarks and tests. The Volume owns them.
+Status NewMemoryVolume(uint64_t main_bytes, uint64_t spare_bytes,
+                       std::unique_ptr<Volume>* out);
+
 // The text of the read-only control files (SPEC "Read-only control files").
 std::string FormatRemaps(const std::vector<RemapEntry>& remaps);
 std::string FormatReservations(const std::vector<Extent>& extents);

@@ -8,8 +8,6 @@
 #include <new>
 #include <vector>
 
-#include "remapfs/block_device.h"
-#include "remapfs/metadata.h"
 #include "remapfs/volume.h"
 
 namespace {
@@ -44,15 +42,8 @@ static unsigned long AllocationsDuring(Volume& v, uint64_t offset, size_t len) {
 
 int main() {
   const uint64_t main_bytes = 8 << 20, spare_bytes = 512 << 10;
-  auto spare = NewMemoryDevice(spare_bytes);
-  Geometry g;
-  g.main_sectors = main_bytes / 512;
-  g.spare_sectors = spare_bytes / 512;
-  std::unique_ptr<MetadataStore> md;
   std::unique_ptr<Volume> v;
-  if (!ComputePlacement(512, g.spare_sectors, Strategy::kAuto, &g.placement).ok() ||
-      !MetadataStore::Format(spare.get(), g, &md).ok() ||
-      !Volume::Open(NewMemoryDevice(main_bytes), std::move(spare), &v).ok()) {
+  if (!NewMemoryVolume(main_bytes, spare_bytes, &v).ok()) {
     std::fprintf(stderr, "setup failed\n");
     return 1;
   }

@@ -296,5 +296,14 @@ TEST_CASE("An AddBad whose commit fails changes no remap and no data",
   CheckStatsConsistent(mv.vol());
 }
 
+TEST_CASE("NewMemoryVolume formats and opens, and refuses odd sizes", "[volume]") {
+  std::unique_ptr<Volume> v;
+  REQUIRE_OK(NewMemoryVolume(1 << 20, 64 << 10, &v));
+  CHECK(v->size_bytes() == (1u << 20));
+  CHECK(v->Stats().strategy == Strategy::kMinimal);
+  CHECK(NewMemoryVolume(1000, 64 << 10, &v).IsInvalidArgument());
+  CHECK(NewMemoryVolume(1 << 20, 16 << 10, &v).IsInvalidArgument());  // under 72 sectors
+}
+
 }  // namespace
 }  // namespace remapfs::testing
