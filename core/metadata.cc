@@ -104,7 +104,7 @@ Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry,
   for (auto& b : store->volume_id_) b = static_cast<uint8_t>(rd());
   store->sequence_ = 1;
   // Headers of an earlier format at other positions must not be found later.
-  REMAPFS_RETURN_IF_ERROR(WipeForeignHeaders(spare, geometry));
+  REMAPFS_RETURN_IF_ERROR(WipeForeignHeaders(spare));
   const std::vector<uint8_t> zeros(geometry.sector_size, 0);
   const uint64_t used = 1 + store->table_sectors_;
   for (size_t c = 0; c < geometry.placement.copy_starts.size(); ++c) {

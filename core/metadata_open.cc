@@ -96,8 +96,8 @@ Status FindTrustedHeader(BlockDevice* spare, codec::Header* out) {
 
 }  // namespace
 
-Status MetadataStore::WipeForeignHeaders(BlockDevice* spare, const Geometry& geometry) {
-  (void)geometry;  // every candidate is wiped; the new copies are written after
+// Every candidate is wiped; the caller writes the new copies afterwards.
+Status MetadataStore::WipeForeignHeaders(BlockDevice* spare) {
   const std::vector<uint8_t> zeros(format::kHeaderBytes, 0);
   for (uint64_t off : CandidateHeaderOffsets(spare->Size()))
     REMAPFS_RETURN_IF_ERROR(spare->Write(off, zeros.data(), zeros.size()));

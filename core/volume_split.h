@@ -40,9 +40,10 @@ Status Volume::ForEachRun(uint64_t offset, size_t len, Fn&& fn) const {
     }
     // Remapped: extend while the next main sector is remapped to the next
     // spare sector.
-    const uint64_t run_start = SpareByteOffset(it->second.slot) + pos % ss;
+    const uint64_t first_spare_byte = SpareByteOffset(it->second.slot);
+    const uint64_t run_start = first_spare_byte + pos % ss;
     uint64_t last_sector = it->first;
-    uint64_t last_spare = SpareByteOffset(it->second.slot) / ss;
+    uint64_t last_spare = first_spare_byte / ss;
     for (++it; it != map_.end() && it->first == last_sector + 1 && it->first * ss < end; ++it) {
       const uint64_t spare_sector = SpareByteOffset(it->second.slot) / ss;
       if (spare_sector != last_spare + 1) break;

@@ -125,7 +125,7 @@ class MetadataStore {
   void RepairCopies();
   // Zeroes every position where a header of any placement could sit, so a
   // re-format never leaves an old, differently placed copy to be found.
-  static Status WipeForeignHeaders(BlockDevice* spare, const Geometry& geometry);
+  static Status WipeForeignHeaders(BlockDevice* spare);
 
   BlockDevice* spare_;
   Geometry geometry_;
