@@ -6,6 +6,19 @@
 // table sectors are newer than its header, or torn); copies before it are
 // wholly new and copies after it wholly old. So at every instant at least
 // one copy is valid, and every copy holds every acknowledged commit.
+//
+// A write that fails (EIO on a table sector, a header or a flush) leaves
+// that copy in an unknown state: old, torn, or even new (a failed write or
+// flush may still land). The commit goes on with the other copies:
+//  - if any copy took the new table, the commit succeeds. The failed copies
+//    are marked corrupt; the newest sequence on disk is the new one, held in
+//    full by the copies that took it, so a remount finds what we serve.
+//    Later commits rewrite the failed copies in full.
+//  - if none did, the new table may still have landed somewhere. So the old
+//    table is written in full to every copy under a yet higher sequence:
+//    one copy that takes it makes the old table the newest on disk again.
+//  - if none takes that either, the on-disk table is unknown: healthy_
+//    turns false and the Volume refuses writes until a commit succeeds.
 #include "remapfs/metadata.h"
 
 #include <algorithm>
@@ -61,14 +74,30 @@ uint64_t MetadataStore::CopyByteOffset(size_t copy, uint64_t sector_in_copy) con
          geometry_.sector_size;
 }
 
+void MetadataStore::CountValidCopies() {
+  valid_copies_ = std::count(held_.begin(), held_.end(), sequence_);
+}
+
+Status MetadataStore::CheckMain(const MainBinding& actual) const {
+  // The header keeps a bounded prefix of the identity.
+  if (main_.id.empty() || main_.id == actual.id.substr(0, format::kMainIdBytes))
+    return Status::Ok();
+  return Status::InvalidArgument(
+      "this spare belongs to another MAIN: it was bound to '" + main_.path + "' (" + main_.id +
+      "), and '" + actual.path + "' is " + (actual.id.empty() ? "unidentifiable" : actual.id) +
+      "; if you moved or copied MAIN deliberately, mount with --rebind");
+}
+
 Status MetadataStore::WriteHeader(size_t copy) {
   codec::Header h;
   h.geometry = geometry_;
+  h.binding = binding_;
   h.copy_index = static_cast<uint32_t>(copy);
   h.sequence = sequence_;
   h.slot_count = slots_.size();
   h.table_sectors = table_sectors_;
-  h.volume_id = volume_id_;
+  h.main_id = main_.id;
+  h.main_path = main_.path;
   std::vector<uint8_t> buf(geometry_.sector_size);
   codec::EncodeHeader(h, buf.data());
   return spare_->Write(CopyByteOffset(copy, 0), buf.data(), buf.size());
@@ -76,12 +105,16 @@ Status MetadataStore::WriteHeader(size_t copy) {
 
 // Writes `table_sectors` (indices into the table) of one copy stamped with
 // the current sequence, flushes, then writes and flushes its header.
-Status MetadataStore::WriteCopy(size_t copy,
-                                const std::vector<uint64_t>& table_sectors) {
+Status MetadataStore::WriteCopy(size_t copy, const std::vector<uint64_t>& table_sectors,
+                                bool invalidate_first) {
   const uint32_t ss = geometry_.sector_size;
   std::vector<uint8_t> buf(ss);
+  if (invalidate_first && reports_.size() > 1) {
+    REMAPFS_RETURN_IF_ERROR(spare_->Write(CopyByteOffset(copy, 0), buf.data(), ss));
+    REMAPFS_RETURN_IF_ERROR(spare_->Flush());
+  }
   for (uint64_t t : table_sectors) {
-    codec::EncodeTableSector(slots_, t, sequence_, ss, buf.data());
+    codec::EncodeTableSector(slots_, t, sequence_, ss, binding_, buf.data());
     REMAPFS_RETURN_IF_ERROR(spare_->Write(CopyByteOffset(copy, 1 + t), buf.data(), ss));
   }
   REMAPFS_RETURN_IF_ERROR(spare_->Flush());
@@ -96,12 +129,14 @@ std::vector<uint64_t> MetadataStore::AllTableSectors() const {
 }
 
 Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry,
-                             std::unique_ptr<MetadataStore>* out) {
+                             const MainBinding& main, std::unique_ptr<MetadataStore>* out) {
   if (spare->Size() != geometry.spare_sectors * geometry.sector_size)
     return Status::InvalidArgument("spare size does not match its geometry");
   std::unique_ptr<MetadataStore> store(new MetadataStore(spare, geometry));
   std::random_device rd;
-  for (auto& b : store->volume_id_) b = static_cast<uint8_t>(rd());
+  for (auto& b : store->binding_.volume_id) b = static_cast<uint8_t>(rd());
+  store->binding_.generation = NextGeneration(spare);
+  store->main_ = main;
   store->sequence_ = 1;
   // Headers of an earlier format at other positions must not be found later.
   REMAPFS_RETURN_IF_ERROR(WipeForeignHeaders(spare));
@@ -114,12 +149,50 @@ Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry,
     store->reports_.push_back({geometry.placement.copy_starts[c], CopyState::kValid,
                                store->sequence_, "", false});
   }
-  store->valid_copies_ = geometry.placement.copy_starts.size();
+  store->held_.assign(store->reports_.size(), store->sequence_);
+  store->CountValidCopies();
   *out = std::move(store);
   return Status::Ok();
 }
 
+bool MetadataStore::MayOverwrite(size_t copy) const {
+  if (held_[copy] == 0 || held_.size() == 1) return true;
+  for (size_t o = 0; o < held_.size(); ++o)
+    if (o != copy && held_[o] >= held_[copy]) return true;
+  return false;
+}
+
+// Copy by copy (format.h), going on past a failed copy, but never writing
+// the last copy of the newest table on disk (MayOverwrite): a failed write
+// may leave its copy torn.
+size_t MetadataStore::WriteAllCopies(uint64_t base, const std::vector<uint64_t>& touched,
+                                     bool full, Status* first_error) {
+  size_t written = 0;
+  for (size_t c = 0; c < reports_.size(); ++c) {
+    if (!MayOverwrite(c)) continue;
+    CopyReport& r = reports_[c];
+    const bool incremental = !full && held_[c] == base;
+    Status st = WriteCopy(c, incremental ? touched : AllTableSectors(), !incremental);
+    held_[c] = st.ok() ? sequence_ : 0;
+    if (st.ok()) {
+      r = {r.start, CopyState::kValid, sequence_, "", r.rewritten};
+      ++written;
+      continue;
+    }
+    spdlog::error("metadata commit {}: copy {} at spare sector {} failed: {}", sequence_, c,
+                  r.start, st.ToString());
+    r = {r.start, CopyState::kCorrupt, 0, "write failed: " + st.message(), false};
+    if (first_error->ok()) *first_error = st;
+  }
+  CountValidCopies();
+  return written;
+}
+
 Status MetadataStore::Commit(const std::vector<SlotChange>& changes) {
+  return CommitChanges(changes, /*full=*/false);
+}
+
+Status MetadataStore::CommitChanges(const std::vector<SlotChange>& changes, bool full) {
   std::set<uint64_t> touched;
   std::vector<SlotChange> undo;
   const uint64_t per = format::SlotsPerTableSector(geometry_.sector_size);
@@ -132,37 +205,37 @@ Status MetadataStore::Commit(const std::vector<SlotChange>& changes) {
     slots_[c.slot] = EncodeSlot(c.entry);
     touched.insert(c.slot / per);
   }
-  // After a failed commit some copies may hold a half-applied sequence:
-  // only a full rewrite under a fresh sequence makes every copy agree again.
-  const std::vector<uint64_t> sectors =
-      needs_full_rewrite_ ? AllTableSectors()
-                          : std::vector<uint64_t>(touched.begin(), touched.end());
+  // Copies holding the table of `base` in full need only the changed sectors.
+  const uint64_t base = sequence_;
   ++sequence_;
-  for (size_t c = 0; c < geometry_.placement.copy_starts.size(); ++c) {
-    Status st = WriteCopy(c, sectors);
-    if (!st.ok()) {
-      for (auto it = undo.rbegin(); it != undo.rend(); ++it)
-        slots_[it->slot] = EncodeSlot(it->entry);
-      needs_full_rewrite_ = true;  // the burnt sequence number is not reused
-      valid_copies_ = static_cast<uint32_t>(c);  // a lower bound, honestly
-      spdlog::error("metadata commit {} failed at copy {}: {}", sequence_, c,
-                    st.ToString());
-      return st.WithContext("metadata commit failed");
-    }
+  Status error;
+  if (WriteAllCopies(base, {touched.begin(), touched.end()}, full, &error) > 0) {
+    healthy_ = true;
+    return Status::Ok();
   }
-  needs_full_rewrite_ = false;
-  valid_copies_ = geometry_.placement.copy_starts.size();
-  return Status::Ok();
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it)
+    slots_[it->slot] = EncodeSlot(it->entry);
+  ++sequence_;  // above anything the failed commit may have left
+  Status ignored;
+  // A copy that still holds the old table in full needs only a new header.
+  healthy_ = WriteAllCopies(base, {}, /*full=*/false, &ignored) > 0;
+  spdlog::error("metadata commit failed on every copy; the old table was {} under sequence {}",
+                healthy_ ? "re-committed" : "NOT re-committed either (writes refused)",
+                sequence_);
+  return error.WithContext("metadata commit failed on every copy");
 }
 
 std::unique_ptr<MetadataStore> MetadataStore::Successor(const Geometry& geometry,
                                                        std::vector<uint64_t> slots) const {
   std::unique_ptr<MetadataStore> next(new MetadataStore(spare_, geometry));
-  next->volume_id_ = volume_id_;
+  next->binding_ = binding_;
+  next->binding_.version = format::kVersion;
+  next->main_ = main_;
   next->sequence_ = sequence_ + 1;
   next->slots_ = std::move(slots);
   next->slots_.resize(geometry.spare_capacity(), 0);
   next->reports_.resize(geometry.placement.copy_starts.size());
+  next->held_.assign(next->reports_.size(), 0);
   for (size_t c = 0; c < next->reports_.size(); ++c)
     next->reports_[c] = {geometry.placement.copy_starts[c], CopyState::kCorrupt, 0,
                          "not written yet", false};
@@ -170,18 +243,25 @@ std::unique_ptr<MetadataStore> MetadataStore::Successor(const Geometry& geometry
 }
 
 Status MetadataStore::WriteFullCopy(size_t copy) {
-  REMAPFS_RETURN_IF_ERROR(WriteCopy(copy, AllTableSectors()));
+  REMAPFS_RETURN_IF_ERROR(WriteCopy(copy, AllTableSectors(), /*invalidate_first=*/true));
   reports_[copy] = {geometry_.placement.copy_starts[copy], CopyState::kValid, sequence_, "",
                     false};
-  valid_copies_ = std::count_if(reports_.begin(), reports_.end(), [](const CopyReport& r) {
-    return r.state == CopyState::kValid;
-  });
+  held_[copy] = sequence_;
+  CountValidCopies();
   return Status::Ok();
 }
 
 Status MetadataStore::RewriteAll() {
-  needs_full_rewrite_ = true;
-  return Commit({});
+  binding_.version = format::kVersion;
+  return CommitChanges({}, /*full=*/true);
+}
+
+Status MetadataStore::Rebind(const MainBinding& main) {
+  const MainBinding old = main_;
+  main_ = main;
+  Status st = RewriteAll();
+  if (!st.ok() && healthy_) main_ = old;  // the old binding is what disk holds
+  return st;
 }
 
 }  // namespace remapfs

@@ -22,7 +22,30 @@ T Get(const uint8_t* buf, size_t off) {
   return v;
 }
 
+// Fixed-size text fields: NUL padded, cut to the field.
+void PutText(uint8_t* buf, size_t off, size_t size, const std::string& text) {
+  std::memcpy(buf + off, text.data(), std::min(size, text.size()));
+}
+std::string GetText(const uint8_t* buf, size_t off, size_t size) {
+  const auto* begin = reinterpret_cast<const char*>(buf + off);
+  return std::string(begin, strnlen(begin, size));
+}
+
+// a * b, or false when it does not fit in 64 bits.
+bool MultiplyFits(uint64_t a, uint64_t b) {
+  uint64_t product;
+  return !__builtin_mul_overflow(a, b, &product);
+}
+
 }  // namespace
+
+uint32_t TableCrcSeed(const Binding& b) {
+  if (b.version == format::kVersionLegacy) return 0;
+  uint8_t bytes[sizeof b.volume_id + sizeof b.generation];
+  std::memcpy(bytes, b.volume_id.data(), b.volume_id.size());
+  std::memcpy(bytes + b.volume_id.size(), &b.generation, sizeof b.generation);
+  return Crc32c(bytes, sizeof bytes);
+}
 
 void EncodeHeader(const Header& h, uint8_t* out) {
   using namespace format;
@@ -42,9 +65,40 @@ void EncodeHeader(const Header& h, uint8_t* out) {
   Put<uint64_t>(out, kOffSequence, h.sequence);
   Put<uint64_t>(out, kOffSlotCount, h.slot_count);
   Put<uint64_t>(out, kOffTableSectors, h.table_sectors);
-  std::memcpy(out + kOffVolumeId, h.volume_id.data(), h.volume_id.size());
+  std::memcpy(out + kOffVolumeId, h.binding.volume_id.data(), h.binding.volume_id.size());
+  Put<uint64_t>(out, kOffGeneration, h.binding.generation);
+  PutText(out, kOffMainId, kMainIdBytes, h.main_id);
+  PutText(out, kOffMainPath, kMainPathBytes, h.main_path);
   Put<uint32_t>(out, kOffHeaderCrc, Crc32c(out, kOffHeaderCrc));
 }
+
+namespace {
+
+// The fields past the magic, version and CRC; geometry not yet checked.
+Header ReadHeaderFields(const uint8_t* buf, uint32_t version) {
+  using namespace format;
+  Header h;
+  Geometry& g = h.geometry;
+  g.sector_size = Get<uint32_t>(buf, kOffSectorSize);
+  g.main_sectors = Get<uint64_t>(buf, kOffMainSectors);
+  g.spare_sectors = Get<uint64_t>(buf, kOffSpareSectors);
+  g.placement.strategy = static_cast<Strategy>(Get<uint32_t>(buf, kOffStrategy));
+  g.placement.copy_sectors = Get<uint64_t>(buf, kOffCopySectors);
+  h.copy_index = Get<uint32_t>(buf, kOffCopyIndex);
+  h.sequence = Get<uint64_t>(buf, kOffSequence);
+  h.slot_count = Get<uint64_t>(buf, kOffSlotCount);
+  h.table_sectors = Get<uint64_t>(buf, kOffTableSectors);
+  h.binding.version = version;
+  std::memcpy(h.binding.volume_id.data(), buf + kOffVolumeId, h.binding.volume_id.size());
+  if (version != kVersionLegacy) {
+    h.binding.generation = Get<uint64_t>(buf, kOffGeneration);
+    h.main_id = GetText(buf, kOffMainId, kMainIdBytes);
+    h.main_path = GetText(buf, kOffMainPath, kMainPathBytes);
+  }
+  return h;
+}
+
+}  // namespace
 
 Status DecodeHeader(const uint8_t* buf, Header* out) {
   using namespace format;
@@ -53,25 +107,20 @@ Status DecodeHeader(const uint8_t* buf, Header* out) {
   if (Get<uint32_t>(buf, kOffHeaderCrc) != Crc32c(buf, kOffHeaderCrc))
     return Status::Corruption("header checksum mismatch");
   const uint32_t version = Get<uint32_t>(buf, kOffVersion);
-  if (version != kVersion)
+  if (version != kVersion && version != kVersionLegacy)
     return Status::Corruption("unsupported format version " + std::to_string(version));
-  Header h;
+  Header h = ReadHeaderFields(buf, version);
   Geometry& g = h.geometry;
-  g.sector_size = Get<uint32_t>(buf, kOffSectorSize);
-  g.main_sectors = Get<uint64_t>(buf, kOffMainSectors);
-  g.spare_sectors = Get<uint64_t>(buf, kOffSpareSectors);
-  g.placement.strategy = static_cast<Strategy>(Get<uint32_t>(buf, kOffStrategy));
-  g.placement.copy_sectors = Get<uint64_t>(buf, kOffCopySectors);
   const uint32_t copies = Get<uint32_t>(buf, kOffCopyCount);
   if (!IsValidSectorSize(g.sector_size) || copies == 0 || copies > kMaxCopies)
     return Status::Corruption("header geometry out of range");
+  // Sizes are compared in bytes elsewhere: one that wraps would compare
+  // equal modulo 2^64 to a size it is not.
+  if (!MultiplyFits(g.main_sectors, g.sector_size) ||
+      !MultiplyFits(g.spare_sectors, g.sector_size))
+    return Status::Corruption("header sizes overflow 64 bits");
   for (uint32_t i = 0; i < copies; ++i)
     g.placement.copy_starts.push_back(Get<uint64_t>(buf, kOffCopyStarts + 8 * i));
-  h.copy_index = Get<uint32_t>(buf, kOffCopyIndex);
-  h.sequence = Get<uint64_t>(buf, kOffSequence);
-  h.slot_count = Get<uint64_t>(buf, kOffSlotCount);
-  h.table_sectors = Get<uint64_t>(buf, kOffTableSectors);
-  std::memcpy(h.volume_id.data(), buf + kOffVolumeId, h.volume_id.size());
   // The placement must be exactly what its own rules compute: a header that
   // disagrees with them was not written by us.
   Placement expected;
@@ -87,7 +136,8 @@ Status DecodeHeader(const uint8_t* buf, Header* out) {
 }
 
 void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index,
-                       uint64_t sequence, uint32_t sector_size, uint8_t* out) {
+                       uint64_t sequence, uint32_t sector_size,
+                       const Binding& binding, uint8_t* out) {
   using namespace format;
   const uint64_t per = SlotsPerTableSector(sector_size);
   std::memset(out, 0, sector_size);
@@ -99,27 +149,33 @@ void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index,
   Put<uint64_t>(trailer, kTrailerOffSequence, sequence);
   Put<uint32_t>(trailer, kTrailerOffIndex, static_cast<uint32_t>(index));
   Put<uint32_t>(trailer, kTrailerOffCrc,
-                Crc32c(out, sector_size - kTrailerBytes + kTrailerOffCrc));
+                Crc32c(out, sector_size - kTrailerBytes + kTrailerOffCrc,
+                       TableCrcSeed(binding)));
 }
 
-Status DecodeTableSector(const uint8_t* buf, uint64_t index,
-                         uint64_t max_sequence, uint32_t sector_size,
-                         uint64_t slot_count, std::vector<uint64_t>* slots) {
+Status CheckTableSector(const uint8_t* buf, uint64_t index, uint64_t max_sequence,
+                        uint32_t sector_size, const Binding& binding,
+                        uint64_t* sequence) {
   using namespace format;
   const uint8_t* trailer = buf + sector_size - kTrailerBytes;
   const std::string where = "table sector " + std::to_string(index);
   if (Get<uint32_t>(trailer, kTrailerOffCrc) !=
-      Crc32c(buf, sector_size - kTrailerBytes + kTrailerOffCrc))
+      Crc32c(buf, sector_size - kTrailerBytes + kTrailerOffCrc, TableCrcSeed(binding)))
     return Status::Corruption(where + ": checksum mismatch");
   if (Get<uint32_t>(trailer, kTrailerOffIndex) != static_cast<uint32_t>(index))
     return Status::Corruption(where + ": holds another sector's index");
-  if (Get<uint64_t>(trailer, kTrailerOffSequence) > max_sequence)
+  *sequence = Get<uint64_t>(trailer, kTrailerOffSequence);
+  if (*sequence > max_sequence)
     return Status::Corruption(where + ": newer than its header (torn commit)");
-  const uint64_t per = SlotsPerTableSector(sector_size);
-  const uint64_t first = index * per;
-  for (uint64_t s = first; s < std::min(slot_count, first + per); ++s)
-    slots->push_back(Get<uint64_t>(buf, (s - first) * kSlotEntryBytes));
   return Status::Ok();
+}
+
+void ReadTableEntries(const uint8_t* buf, uint64_t index, uint32_t sector_size,
+                      std::vector<uint64_t>* slots) {
+  const uint64_t per = format::SlotsPerTableSector(sector_size);
+  const uint64_t first = index * per;
+  for (uint64_t s = first; s < std::min<uint64_t>(slots->size(), first + per); ++s)
+    (*slots)[s] = Get<uint64_t>(buf, (s - first) * format::kSlotEntryBytes);
 }
 
 }  // namespace remapfs::codec

@@ -7,34 +7,52 @@
 #include <string>
 #include <vector>
 
+#include "remapfs/format.h"
+#include "remapfs/metadata.h"
 #include "remapfs/placement.h"
 #include "remapfs/status.h"
 
 namespace remapfs::codec {
 
+using Binding = FormatBinding;
+// The CRC seed of a format's table sectors (0 for version 1).
+uint32_t TableCrcSeed(const Binding& binding);
+
 struct Header {
   Geometry geometry;
+  Binding binding;
   uint32_t copy_index = 0;
   uint64_t sequence = 0;
   uint64_t slot_count = 0;
   uint64_t table_sectors = 0;
-  std::array<uint8_t, 16> volume_id{};
+  std::string main_id;    // MainIdentity() at format; empty: not recorded
+  std::string main_path;  // the MAIN path given at format, for messages
 };
 
-// Writes a full header sector (sector_size bytes, zero padded) into `out`.
+// Writes a full header sector (sector_size bytes, zero padded) into `out`,
+// always in the current version (h.binding.version is ignored). main_id and
+// main_path are cut to their field sizes.
 void EncodeHeader(const Header& h, uint8_t* out);
-// Checks magic, version, CRC and internal consistency of the geometry
-// fields. `buf` holds at least format::kHeaderBytes bytes.
+// Checks magic, version (current or legacy), CRC and the internal
+// consistency of the geometry fields, including that no size overflows.
+// `buf` holds at least format::kHeaderBytes bytes.
 Status DecodeHeader(const uint8_t* buf, Header* out);
 
 // Encodes table sector `index`, taking the entries of `slots` that belong to
-// it (missing ones, past the end of the table, are zero).
+// it (missing ones, past the end of the table, are zero), sealed for
+// `binding` (which must be of the current version).
 void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index,
-                       uint64_t sequence, uint32_t sector_size, uint8_t* out);
-// Checks CRC, index and that its sequence is not newer than `max_sequence`,
-// then appends its entries (only those below `slot_count`) to `slots`.
-Status DecodeTableSector(const uint8_t* buf, uint64_t index,
-                         uint64_t max_sequence, uint32_t sector_size,
-                         uint64_t slot_count, std::vector<uint64_t>* slots);
+                       uint64_t sequence, uint32_t sector_size,
+                       const Binding& binding, uint8_t* out);
+// Checks that `buf` is table sector `index` of the format `binding` (CRC
+// and index) and not newer than `max_sequence`; sets the sequence of the
+// commit that wrote it.
+Status CheckTableSector(const uint8_t* buf, uint64_t index, uint64_t max_sequence,
+                        uint32_t sector_size, const Binding& binding,
+                        uint64_t* sequence);
+// Copies the entries of checked table sector `index` (only those below
+// slots->size()) into `slots`.
+void ReadTableEntries(const uint8_t* buf, uint64_t index, uint32_t sector_size,
+                      std::vector<uint64_t>* slots);
 
 }  // namespace remapfs::codec

@@ -2,11 +2,15 @@
 //
 // The spare does not say where its copies are: the header does. So Open
 // first reads every position where copy headers can sit under any placement
-// and sector size, trusts the geometry that the most headers (found at the
-// position they claim) agree on, then validates each copy of that geometry
-// in full. The newest valid copy wins; the others are rewritten from it.
+// and sector size, and trusts the header of the newest format (highest
+// generation) at its newest sequence; headers of other formats are never
+// taken, wherever they lie. Then it reads every copy of that format and
+// rebuilds the table sector by sector: each table sector carries its own
+// CRC (sealed with the format) and the sequence that wrote it, so any copy
+// whose header is at the newest sequence can supply any sector. The table
+// is lost only when one sector is damaged in all of those copies.
 #include <algorithm>
-#include <map>
+#include <chrono>
 #include <set>
 #include <tuple>
 #include <unordered_set>
@@ -21,10 +25,12 @@ namespace remapfs {
 namespace {
 
 // Byte offsets where some copy's header could be, for a spare of this size.
+// Offset 0 is always one (every placement starts there), so a spare that
+// lost a few bytes at its end is still recognised, and then reported as
+// truncated rather than as something else.
 std::vector<uint64_t> CandidateHeaderOffsets(uint64_t spare_bytes) {
-  std::set<uint64_t> offsets;
+  std::set<uint64_t> offsets{0};
   for (uint32_t ss : {512u, 4096u}) {
-    if (spare_bytes % ss != 0) continue;
     for (Strategy s : {Strategy::kMinimal, Strategy::kLinear, Strategy::kGeometric}) {
       Placement p;
       if (!ComputePlacement(ss, spare_bytes / ss, s, &p).ok()) continue;
@@ -74,34 +80,59 @@ std::vector<codec::Header> FindHeaders(BlockDevice* spare) {
   return found;
 }
 
-// The header to trust: the newest sequence wins (a resize-spare that has
-// written one copy of its new geometry must win over the old copies it is
-// about to overwrite); among equals, the one most other headers agree with.
+// The header to trust: the newest format (generation) wins, so a header an
+// earlier `format` left behind never comes back; within it the newest
+// sequence (a resize-spare that has written one copy of its new geometry
+// must win over the old copies it is about to overwrite); among equals,
+// the one most other headers agree with.
 Status FindTrustedHeader(BlockDevice* spare, codec::Header* out) {
   const std::vector<codec::Header> found = FindHeaders(spare);
   if (found.empty())
     return Status::Corruption("no remapfs metadata header found on the spare");
   auto votes = [&](const codec::Header& h) {
     return std::count_if(found.begin(), found.end(), [&](const codec::Header& o) {
-      return o.volume_id == h.volume_id && SameGeometry(o.geometry, h.geometry);
+      return o.binding == h.binding && SameGeometry(o.geometry, h.geometry);
     });
   };
   *out = *std::max_element(found.begin(), found.end(),
                            [&](const codec::Header& a, const codec::Header& b) {
-                             return std::make_tuple(a.sequence, votes(a)) <
-                                    std::make_tuple(b.sequence, votes(b));
+                             return std::make_tuple(a.binding.generation, a.sequence, votes(a)) <
+                                    std::make_tuple(b.binding.generation, b.sequence, votes(b));
                            });
   return Status::Ok();
 }
 
+// Table sectors are read this many at a time, so that a large table is never
+// held twice in memory.
+constexpr uint64_t kReadChunkSectors = 256;
+
 }  // namespace
 
-// Every candidate is wiped; the caller writes the new copies afterwards.
+// What one copy of the chosen format holds.
+struct MetadataStore::LoadedCopy {
+  bool header_ok = false;
+  uint64_t sequence = 0;            // the header's, when header_ok
+  std::string header_problem;
+  std::vector<uint64_t> bad_sectors;  // table sectors that failed their check
+  std::string first_sector_problem;
+};
+
 Status MetadataStore::WipeForeignHeaders(BlockDevice* spare) {
   const std::vector<uint8_t> zeros(format::kHeaderBytes, 0);
-  for (uint64_t off : CandidateHeaderOffsets(spare->Size()))
+  for (uint64_t off : CandidateHeaderOffsets(spare->Size())) {
+    if (off + zeros.size() > spare->Size()) continue;
     REMAPFS_RETURN_IF_ERROR(spare->Write(off, zeros.data(), zeros.size()));
+  }
   return Status::Ok();
+}
+
+uint64_t MetadataStore::NextGeneration(BlockDevice* spare) {
+  uint64_t next = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  for (const codec::Header& h : FindHeaders(spare))
+    next = std::max(next, h.binding.generation + 1);
+  return next;
 }
 
 bool MetadataStore::LooksFormatted(BlockDevice* spare) {
@@ -115,32 +146,72 @@ bool MetadataStore::LooksFormatted(BlockDevice* spare) {
   return false;
 }
 
-CopyReport MetadataStore::ValidateCopy(size_t copy, std::vector<uint64_t>* table) const {
-  const uint32_t ss = geometry_.sector_size;
-  CopyReport r{geometry_.placement.copy_starts[copy], CopyState::kCorrupt, 0, "", false};
-  std::vector<uint8_t> buf((1 + table_sectors_) * ss);
+MetadataStore::LoadedCopy MetadataStore::LoadCopy(size_t copy) const {
+  LoadedCopy loaded;
+  std::vector<uint8_t> buf(geometry_.sector_size);
   Status st = spare_->Read(CopyByteOffset(copy, 0), buf.data(), buf.size());
   codec::Header h;
   if (st.ok()) st = codec::DecodeHeader(buf.data(), &h);
-  if (st.ok() && (h.volume_id != volume_id_ || !SameGeometry(h.geometry, geometry_) ||
+  if (st.ok() && h.binding.volume_id == binding_.volume_id &&
+      h.binding.generation == binding_.generation && h.binding.version != binding_.version)
+    st = Status::Corruption("written in format version " + std::to_string(h.binding.version));
+  if (st.ok() && (h.binding != binding_ || !SameGeometry(h.geometry, geometry_) ||
                   h.copy_index != copy))
-    st = Status::Corruption("header belongs to another volume or copy");
+    st = Status::Corruption("header belongs to another format, geometry or copy");
   if (!st.ok()) {
-    r.problem = st.message();
-    return r;
+    loaded.header_problem = st.message();
+    return loaded;
   }
-  r.sequence = h.sequence;
-  table->reserve(slots_.size());
-  for (uint64_t t = 0; t < table_sectors_ && st.ok(); ++t)
-    st = codec::DecodeTableSector(buf.data() + (1 + t) * ss, t, h.sequence, ss,
-                                  slots_.size(), table);
-  if (!st.ok()) {
-    r.problem = st.message();
-    table->clear();
-    return r;
+  loaded.header_ok = true;
+  loaded.sequence = h.sequence;
+  return loaded;
+}
+
+// Reads the table sectors of every copy whose header is good, checks each,
+// and builds slots_ from the copies at the newest sequence, taking each
+// sector from whichever of them has it intact.
+Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
+  const uint32_t ss = geometry_.sector_size;
+  sequence_ = 0;
+  for (const LoadedCopy& c : copies)
+    if (c.header_ok) sequence_ = std::max(sequence_, c.sequence);
+  std::vector<bool> have(table_sectors_, false);
+  std::vector<uint64_t> have_sequence(table_sectors_, 0);
+  std::vector<uint8_t> chunk(kReadChunkSectors * ss);
+  for (size_t c = 0; c < copies.size(); ++c) {
+    LoadedCopy& copy = copies[c];
+    if (!copy.header_ok) continue;
+    for (uint64_t first = 0; first < table_sectors_; first += kReadChunkSectors) {
+      const uint64_t n = std::min(kReadChunkSectors, table_sectors_ - first);
+      const bool chunk_ok =
+          spare_->Read(CopyByteOffset(c, 1 + first), chunk.data(), n * ss).ok();
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint64_t t = first + i;
+        uint8_t* sector = chunk.data() + i * ss;
+        uint64_t written_at = 0;
+        // A failed chunk is retried sector by sector: one unreadable sector
+        // must not cost its neighbours.
+        Status st = chunk_ok ? Status::Ok() : spare_->Read(CopyByteOffset(c, 1 + t), sector, ss);
+        if (st.ok())
+          st = codec::CheckTableSector(sector, t, copy.sequence, ss, binding_, &written_at);
+        if (!st.ok()) {
+          if (copy.bad_sectors.empty()) copy.first_sector_problem = st.message();
+          copy.bad_sectors.push_back(t);
+          continue;
+        }
+        if (copy.sequence != sequence_ || (have[t] && have_sequence[t] >= written_at)) continue;
+        codec::ReadTableEntries(sector, t, ss, &slots_);
+        have[t] = true;
+        have_sequence[t] = written_at;
+      }
+    }
   }
-  r.state = CopyState::kValid;
-  return r;
+  for (uint64_t t = 0; t < table_sectors_; ++t)
+    if (!have[t])
+      return Status::Corruption("table sector " + std::to_string(t) +
+                                " is damaged in every metadata copy at the newest sequence " +
+                                std::to_string(sequence_) + "; the remap table is lost");
+  return Status::Ok();
 }
 
 // A table whose checksums pass can still be wrong if it was written wrong;
@@ -163,17 +234,18 @@ Status MetadataStore::CheckTableSemantics() const {
 void MetadataStore::RepairCopies() {
   for (size_t c = 0; c < reports_.size(); ++c) {
     CopyReport& r = reports_[c];
-    if (r.state == CopyState::kValid) continue;
-    Status st = WriteCopy(c, AllTableSectors());
+    if (held_[c] == sequence_ || !MayOverwrite(c)) continue;
+    Status st = WriteCopy(c, AllTableSectors(), /*invalidate_first=*/true);
+    if (st.ok()) held_[c] = sequence_;
     if (st.ok()) {
-      r.rewritten = true;
-      ++valid_copies_;
       spdlog::warn("metadata copy {} at spare sector {} was {} ({}); rewritten",
                    c, r.start, CopyStateName(r.state), r.problem);
+      r.rewritten = true;  // the state stays what Open found, for `check`
     } else {
       spdlog::error("metadata copy {} could not be rewritten: {}", c, st.ToString());
     }
   }
+  CountValidCopies();
 }
 
 Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& options,
@@ -186,7 +258,9 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
   if (spare->Size() < g.spare_sectors * g.sector_size)
     return Status::InvalidArgument(
         "the spare is " + std::to_string(spare->Size()) + " bytes but its metadata describes " +
-        std::to_string(g.spare_sectors * g.sector_size) + " bytes (truncated?)");
+        std::to_string(g.spare_sectors * g.sector_size) +
+        " bytes: it was truncated or damaged. Restore its full size and content (do NOT run "
+        "'remapfs format', which would destroy the remap table)");
   if (spare->Size() > g.spare_sectors * g.sector_size)
     spdlog::warn("the spare is {} bytes, larger than the {} its metadata uses; the rest is "
                  "unused (remapfs resize-spare can use it)",
@@ -197,35 +271,45 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
         " bytes but this spare was formatted for a MAIN of " + std::to_string(g.main_bytes()) +
         " bytes (wrong spare, or MAIN changed size)");
   std::unique_ptr<MetadataStore> store(new MetadataStore(spare, g));
-  store->volume_id_ = trusted.volume_id;
+  store->binding_ = trusted.binding;
+  store->loaded_version_ = trusted.binding.version;
+  store->main_ = {trusted.main_id, trusted.main_path};
+  if (options.expected_main) REMAPFS_RETURN_IF_ERROR(store->CheckMain(*options.expected_main));
 
-  std::vector<std::vector<uint64_t>> tables(g.placement.copy_starts.size());
-  int winner = -1;
-  for (size_t c = 0; c < tables.size(); ++c) {
-    store->reports_.push_back(store->ValidateCopy(c, &tables[c]));
-    const CopyReport& r = store->reports_.back();
-    if (r.state == CopyState::kValid &&
-        (winner < 0 || r.sequence > store->reports_[winner].sequence))
-      winner = static_cast<int>(c);
-  }
-  if (winner < 0) {
-    std::string why;
-    for (const CopyReport& r : store->reports_)
-      why += "; copy at " + std::to_string(r.start) + ": " + r.problem;
-    return Status::Corruption("no valid metadata copy on the spare" + why);
-  }
-  store->sequence_ = store->reports_[winner].sequence;
-  store->slots_ = std::move(tables[winner]);
-  for (CopyReport& r : store->reports_) {
-    if (r.state == CopyState::kValid && r.sequence < store->sequence_) {
+  std::vector<LoadedCopy> copies;
+  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
+    copies.push_back(store->LoadCopy(c));
+  REMAPFS_RETURN_IF_ERROR(store->MergeNewestTable(copies));
+  for (size_t c = 0; c < copies.size(); ++c) {
+    const LoadedCopy& copy = copies[c];
+    CopyReport r{g.placement.copy_starts[c], CopyState::kValid, copy.sequence, "", false};
+    if (!copy.header_ok) {
+      r.state = CopyState::kCorrupt;
+      r.problem = copy.header_problem;
+    } else if (!copy.bad_sectors.empty()) {
+      r.state = CopyState::kCorrupt;
+      r.problem = std::to_string(copy.bad_sectors.size()) + " damaged table sector(s); " +
+                  copy.first_sector_problem;
+    } else if (copy.sequence < store->sequence_) {
       r.state = CopyState::kStale;
-      r.problem = "sequence " + std::to_string(r.sequence) + " older than " +
+      r.problem = "sequence " + std::to_string(copy.sequence) + " older than " +
                   std::to_string(store->sequence_);
     }
-    if (r.state == CopyState::kValid) ++store->valid_copies_;
+    store->held_.push_back(r.state == CopyState::kCorrupt ? 0 : r.sequence);
+    store->reports_.push_back(std::move(r));
   }
+  store->CountValidCopies();
   if (options.verify_table) REMAPFS_RETURN_IF_ERROR(store->CheckTableSemantics());
-  if (options.repair) store->RepairCopies();
+  if (options.repair) {
+    // A version-1 spare is upgraded whole, under a new sequence: a crash
+    // half way leaves version-2 copies that win and version-1 ones that lose.
+    if (store->loaded_version_ != format::kVersion) {
+      REMAPFS_RETURN_IF_ERROR(store->RewriteAll().WithContext("upgrading the metadata format"));
+      for (CopyReport& r : store->reports_) r.rewritten = true;
+    } else {
+      store->RepairCopies();
+    }
+  }
   *out = std::move(store);
   return Status::Ok();
 }

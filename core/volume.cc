@@ -26,8 +26,15 @@ Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevi
                     const VolumeOptions& volume_options, std::unique_ptr<Volume>* out) {
   MetadataOpenOptions options;
   options.expected_main_bytes = main->Size();
+  if (!volume_options.rebind) options.expected_main = volume_options.main;
   std::unique_ptr<MetadataStore> metadata;
   REMAPFS_RETURN_IF_ERROR(MetadataStore::Open(spare.get(), options, &metadata));
+  const std::optional<MainBinding>& binding = volume_options.main;
+  if (binding && (volume_options.rebind || metadata->main().id.empty()) &&
+      metadata->main().id != binding->id) {
+    REMAPFS_RETURN_IF_ERROR(metadata->Rebind(*binding).WithContext("binding the spare to MAIN"));
+    spdlog::info("spare bound to MAIN '{}' ({})", binding->path, binding->id);
+  }
   std::unique_ptr<Volume> v(new Volume(std::move(main), std::move(spare), std::move(metadata)));
   v->read_retries_ = volume_options.read_retries;
   for (uint64_t slot = 0; slot < v->metadata_->slot_count(); ++slot) {

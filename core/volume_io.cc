@@ -67,7 +67,9 @@ Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
   if (len == 0) return Status::Ok();
   {
     std::shared_lock lock(table_mu_);
-    if (!RangeHasPending(offset, len)) {
+    // After a commit whose outcome on disk is unknown, the slow path must
+    // first make the table certain again (MetadataStore::Commit).
+    if (metadata_->healthy() && !RangeHasPending(offset, len)) {
       Status st = WriteRuns(offset, buf, len);
       if (st.ok()) return st;
       if (!IsMediaError(st)) {

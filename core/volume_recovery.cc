@@ -9,6 +9,8 @@
 //    whose content is unknown), committed so they survive a remount. The
 //    read fails with EIO; the sectors read EIO until rewritten.
 //  - A write that fully covers a pending sector makes it active again.
+//  - After a metadata commit whose outcome is unknown (metadata.h), every
+//    write comes here and is refused until the table is re-committed.
 // A drive never invents data: no path here fills a sector with zeros.
 #include <spdlog/spdlog.h>
 
@@ -85,6 +87,16 @@ Status Volume::CommitAndApply(const std::vector<SlotChange>& changes, size_t new
 
 Status Volume::WriteSlowPath(uint64_t offset, const void* buf, size_t len) {
   std::unique_lock lock(table_mu_);
+  // A write under a table whose on-disk state is unknown could vanish at the
+  // next mount: the table is re-committed first, or the write is refused.
+  if (!metadata_->healthy()) {
+    Status st = metadata_->RewriteAll();
+    if (!st.ok()) {
+      st = Status::IoError("metadata commits are failing, writes are refused: " + st.message());
+      CountError(st, true);
+      return st;
+    }
+  }
   const uint64_t ss = geometry().sector_size;
   const auto* in = static_cast<const uint8_t*>(buf);
   std::vector<SlotChange> changes;

@@ -21,6 +21,18 @@
 // sequence newer than the header's. Commits write, copy by copy, the changed
 // table sectors, flush, then the header, flush: a power cut leaves at most
 // one copy torn and every other copy wholly old or wholly new.
+//
+// Binding (version 2). Every header names its format: a random volume id and
+// a format generation that grows with every `format` of the same file. Every
+// table sector's CRC is seeded with both (TableCrcSeed), so a sector left in
+// the file by an earlier format fails its CRC here wherever it lies. Of the
+// headers found on a spare, the highest (generation, sequence) wins. The
+// header also records MAIN's identity (main_identity.h) and the MAIN path
+// given at format, so a spare is used only with its own MAIN.
+//
+// Version 1 (remapfs 0.1) had no generation, no MAIN identity and unseeded
+// table CRCs. It is read as generation 0 and upgraded to version 2 by the
+// first rewrite of every copy (mount does it at open).
 #pragma once
 
 #include <cstddef>
@@ -29,7 +41,8 @@
 namespace remapfs::format {
 
 inline constexpr char kMagic[8] = {'R', 'E', 'M', 'A', 'P', 'F', 'S', '1'};
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;        // what we write
+inline constexpr uint32_t kVersionLegacy = 1;  // still read, then upgraded
 
 inline constexpr uint64_t kMinCopySectors = 8;    // L is never under 8
 inline constexpr uint64_t kMinSpareSectors = 72;  // smallest spare accepted
@@ -51,10 +64,19 @@ inline constexpr size_t kOffSequence = 120;     // u64: commit sequence
 inline constexpr size_t kOffSlotCount = 128;    // u64: slots in the table
 inline constexpr size_t kOffTableSectors = 136; // u64: T
 inline constexpr size_t kOffVolumeId = 144;     // u8[16]: random at format
+// Version 2 only (zero in version 1):
+inline constexpr size_t kOffGeneration = 160;   // u64: format generation
+inline constexpr size_t kOffMainId = 168;       // char[kMainIdBytes], NUL padded
+inline constexpr size_t kMainIdBytes = 128;
+inline constexpr size_t kOffMainPath = 296;     // char[kMainPathBytes], NUL padded
+inline constexpr size_t kMainPathBytes = 200;
 inline constexpr size_t kOffHeaderCrc = 508;    // u32: CRC32C of [0, 508)
 inline constexpr size_t kHeaderBytes = 512;
 static_assert(kOffCopyStarts + 8 * kMaxCopies == kOffCopyIndex);
-static_assert(kOffVolumeId + 16 <= kOffHeaderCrc);
+static_assert(kOffVolumeId + 16 == kOffGeneration);
+static_assert(kOffGeneration + 8 == kOffMainId);
+static_assert(kOffMainId + kMainIdBytes == kOffMainPath);
+static_assert(kOffMainPath + kMainPathBytes <= kOffHeaderCrc);
 static_assert(kOffHeaderCrc + 4 == kHeaderBytes);
 
 // Table sector trailer: the last kTrailerBytes bytes of each table sector.

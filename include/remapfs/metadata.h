@@ -9,10 +9,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "remapfs/block_device.h"
+#include "remapfs/format.h"
 #include "remapfs/placement.h"
 #include "remapfs/reservations.h"
 #include "remapfs/status.h"
@@ -35,11 +37,26 @@ struct SlotChange {
   SlotEntry entry;
 };
 
-// What Open found in each copy.
+// The format a header or table sector belongs to (format.h, "Binding").
+struct FormatBinding {
+  uint32_t version = format::kVersion;
+  std::array<uint8_t, 16> volume_id{};
+  uint64_t generation = 0;
+
+  bool operator==(const FormatBinding&) const = default;
+};
+
+// The MAIN a spare is bound to (format.h, "Binding").
+struct MainBinding {
+  std::string id;    // MainIdentity(); empty: unknown, only the size is checked
+  std::string path;  // as given at format or rebind, for messages
+};
+
+// What Open found in each copy, and what the store knows of it since.
 enum class CopyState {
-  kValid,      // valid and at the newest sequence
+  kValid,      // holds the newest table in full
   kStale,      // valid but older than the newest copy
-  kCorrupt,    // bad magic/CRC, torn, or disagreeing geometry
+  kCorrupt,    // bad magic/CRC, torn, another format, or a failed write
 };
 std::string_view CopyStateName(CopyState s);
 
@@ -48,8 +65,9 @@ struct CopyReport {
   CopyState state = CopyState::kCorrupt;
   uint64_t sequence = 0;   // header sequence, when the header was readable
   std::string problem;     // empty when valid
-  bool rewritten = false;  // Open repaired it
+  bool rewritten = false;  // Open repaired it (state still says what it found)
 };
+
 
 struct MetadataOpenOptions {
   // Rewrite stale and corrupt copies from the newest valid one (mount does;
@@ -57,6 +75,8 @@ struct MetadataOpenOptions {
   bool repair = true;
   // When non-zero, refuse a spare whose recorded main size differs.
   uint64_t expected_main_bytes = 0;
+  // When set, refuse a spare bound to another MAIN (CheckMain).
+  std::optional<MainBinding> expected_main;
   // Refuse a table whose checksums pass but whose entries break SPEC
   // invariants 2-3 (a main sector outside MAIN or remapped twice). `check`
   // and `info` turn this off to report (and repair) such entries themselves.
@@ -65,14 +85,24 @@ struct MetadataOpenOptions {
 
 class MetadataStore {
  public:
-  // Writes fresh metadata (sequence 1, every slot free) to every copy.
-  // Returns the store for it.
+  // Writes fresh metadata (sequence 1, every slot free, a new volume id and
+  // a generation above any found on `spare`) to every copy, bound to `main`.
   static Status Format(BlockDevice* spare, const Geometry& geometry,
-                       std::unique_ptr<MetadataStore>* out);
+                       const MainBinding& main, std::unique_ptr<MetadataStore>* out);
+  // The same, bound to no MAIN (memory volumes, tests).
+  static Status Format(BlockDevice* spare, const Geometry& geometry,
+                       std::unique_ptr<MetadataStore>* out) {
+    return Format(spare, geometry, MainBinding{}, out);
+  }
 
-  // Reads every copy, picks the newest valid one and (with repair) rewrites
-  // the others. Corruption if no copy is valid; InvalidArgument if the
-  // spare's size or main size disagree with the metadata.
+  // Finds the current format on the spare (highest generation, then
+  // sequence), then rebuilds its newest table sector by sector from every
+  // copy whose header is at the newest sequence, so one damaged sector per
+  // copy loses nothing. With repair, every copy that does not hold that
+  // table in full (stale, damaged, version 1) is rewritten.
+  // Corruption if no header is found or some table sector is damaged in
+  // every newest copy; InvalidArgument if the spare's size, MAIN's size or
+  // MAIN's identity disagree with the metadata.
   static Status Open(BlockDevice* spare, const MetadataOpenOptions& options,
                      std::unique_ptr<MetadataStore>* out);
 
@@ -83,7 +113,16 @@ class MetadataStore {
   const Geometry& geometry() const { return geometry_; }
   const ReservationSet& reservations() const { return reservations_; }
   uint64_t sequence() const { return sequence_; }
-  const std::array<uint8_t, 16>& volume_id() const { return volume_id_; }
+  const std::array<uint8_t, 16>& volume_id() const { return binding_.volume_id; }
+  uint64_t generation() const { return binding_.generation; }
+  // The format version the newest copy was read in (kVersionLegacy until
+  // the first full rewrite upgrades it).
+  uint32_t loaded_version() const { return loaded_version_; }
+  const MainBinding& main() const { return main_; }
+  // InvalidArgument naming the recorded MAIN when `actual` is another one.
+  // A spare with no recorded identity accepts any MAIN (size is checked
+  // elsewhere).
+  Status CheckMain(const MainBinding& actual) const;
   const std::vector<CopyReport>& copy_reports() const { return reports_; }
   // Copies valid at the newest sequence right now (after repair: all, unless
   // a rewrite failed).
@@ -93,14 +132,26 @@ class MetadataStore {
   uint64_t slot_count() const { return slots_.size(); }
   SlotEntry slot(uint64_t i) const { return DecodeSlot(slots_[i]); }
 
-  // Applies `changes` atomically and durably: returns ok only after every
-  // copy holds the new sequence. On failure the in-memory table is
-  // unchanged and the on-disk state is the old or the new table (never a
-  // mix) in each valid copy.
+  // Applies `changes` atomically and durably (metadata.cc explains how):
+  //  - ok: at least one copy holds the new table, flushed; copies whose
+  //    write failed are marked corrupt (valid_copies() drops) and are
+  //    rewritten in full by later commits.
+  //  - failed, healthy(): no copy took the new table; the old one was
+  //    re-committed under a higher sequence, so disk and memory both hold
+  //    the old table.
+  //  - failed, !healthy(): not even that could be written; the newest table
+  //    on disk may be the old or the new one. The caller must accept no
+  //    more writes whose meaning depends on the table (the Volume refuses
+  //    all writes) until a later Commit succeeds and clears it.
   Status Commit(const std::vector<SlotChange>& changes);
+  // False after a commit whose outcome on disk is unknown (see Commit).
+  bool healthy() const { return healthy_; }
 
-  // Rewrites every copy in full from the in-memory table.
+  // Rewrites every copy in full from the in-memory table, in the current
+  // format version, under the next sequence (a Commit of no changes).
   Status RewriteAll();
+  // Records `main` as the MAIN this spare belongs to, durably.
+  Status Rebind(const MainBinding& main);
 
   // For resize-spare: a store for `geometry` holding `slots` (encoded, one
   // per slot of the new geometry), with this store's volume id and the next
@@ -112,31 +163,58 @@ class MetadataStore {
   const std::vector<uint64_t>& encoded_slots() const { return slots_; }
 
  private:
+  struct LoadedCopy;  // metadata_open.cc
+
   MetadataStore(BlockDevice* spare, Geometry geometry);
 
   uint64_t CopyByteOffset(size_t copy, uint64_t sector_in_copy) const;
   std::vector<uint64_t> AllTableSectors() const;
-  Status WriteCopy(size_t copy, const std::vector<uint64_t>& table_sectors);
+  // Writes `table_sectors` of copy `copy` under sequence_, flush, header,
+  // flush. With `invalidate_first`, the old header is zeroed and flushed
+  // before any table sector: a copy that does not hold the previous table
+  // must never show a valid header over a half-rewritten table.
+  Status WriteCopy(size_t copy, const std::vector<uint64_t>& table_sectors,
+                   bool invalidate_first = false);
   Status WriteHeader(size_t copy);
-  // Reads and checks copy `copy` against the geometry already chosen;
-  // fills its report and, when valid, its decoded table.
-  CopyReport ValidateCopy(size_t copy, std::vector<uint64_t>* table) const;
+  // Writes the current table under sequence_ to every copy it may write:
+  // the sectors in `touched` to copies that hold the table of sequence
+  // `base` in full (unless `full`), all sectors to the others. Returns how
+  // many copies took it; updates held_ and the reports.
+  size_t WriteAllCopies(uint64_t base, const std::vector<uint64_t>& touched, bool full,
+                        Status* first_error);
+  Status CommitChanges(const std::vector<SlotChange>& changes, bool full);
+  void CountValidCopies();
+  // Reads copy `copy` of the chosen format (metadata_open.cc).
+  LoadedCopy LoadCopy(size_t copy) const;
+  Status MergeNewestTable(std::vector<LoadedCopy>& copies);
   Status CheckTableSemantics() const;
   void RepairCopies();
   // Zeroes every position where a header of any placement could sit, so a
   // re-format never leaves an old, differently placed copy to be found.
   static Status WipeForeignHeaders(BlockDevice* spare);
+  // A format generation above every one found on `spare` (and, so that
+  // headers hidden where nobody looked lose too, not below the clock).
+  static uint64_t NextGeneration(BlockDevice* spare);
 
   BlockDevice* spare_;
   Geometry geometry_;
   ReservationSet reservations_;
   uint64_t table_sectors_ = 0;
   uint64_t sequence_ = 0;
-  std::array<uint8_t, 16> volume_id_{};
+  FormatBinding binding_;          // always the current version once written
+  uint32_t loaded_version_ = format::kVersion;
+  MainBinding main_;
   std::vector<uint64_t> slots_;  // encoded entries
   std::vector<CopyReport> reports_;
+  // held_[c]: the sequence whose table copy c holds in full and valid on
+  // disk, as far as the store knows; 0 when unknown (damaged, or a write to
+  // it failed, which may leave anything). held_[c] == sequence_: current.
+  std::vector<uint64_t> held_;
+  // May copy `copy` be overwritten? Only while another copy holds a table
+  // at least as new: the newest table on disk must never be the one at risk.
+  bool MayOverwrite(size_t copy) const;
   uint32_t valid_copies_ = 0;
-  bool needs_full_rewrite_ = false;  // a commit failed part-way
+  bool healthy_ = true;
 };
 
 }  // namespace remapfs

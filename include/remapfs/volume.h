@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -58,6 +59,13 @@ struct VolumeOptions {
   // Extra attempts at a MAIN read that failed with EIO before its sectors
   // are declared pending.
   uint32_t read_retries = 2;
+  // The MAIN being opened. When set, a spare bound to another MAIN is
+  // refused; a spare with no recorded identity (format version 1) is bound
+  // to this one.
+  std::optional<MainBinding> main;
+  // Bind the spare to `main` whatever it was bound to (after a deliberate
+  // move or copy of MAIN).
+  bool rebind = false;
 };
 
 class Volume {
