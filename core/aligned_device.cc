@@ -168,10 +168,13 @@ Status AlignedDevice::WritePartialBlock(uint64_t offset, const uint8_t* data,
 
 Status AlignedDevice::WriteWholeBlocks(uint64_t offset, const uint8_t* data,
                                        size_t len) {
-  auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
-  if (IsAligned(data)) return base_->Write(offset, data, len);
+  if (IsAligned(data)) {
+    auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
+    return base_->Write(offset, data, len);
+  }
   uint8_t* bounce = BounceBuffer();
   if (bounce == nullptr) return NoBounceBuffer();
+  auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
   for (size_t done = 0; done < len;) {
     const size_t n = std::min(kBounceBytes, len - done);
     std::memcpy(bounce, data + done, n);

@@ -17,11 +17,11 @@
 //
 // Thread safety: every method may be called concurrently, as the
 // BlockDevice contract says. Concurrent writes never lose each other's
-// bytes, at any offset and length (SPEC invariant 11): a byte written by
-// one of them holds that write's value afterwards unless a write covering
-// the same byte completed later, and a byte written by both holds one of
-// the two values. See the locking note in aligned_device.cc. The device
-// owns its base.
+// bytes, at any offset and length (SPEC invariant 11): once both are done,
+// a byte only one of them covers holds that write's value, and a byte both
+// cover holds one of the two values; no byte reverts to what it held
+// before. See the locking note in aligned_device.cc. The device owns its
+// base.
 #pragma once
 
 #include <cstddef>
