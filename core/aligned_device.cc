@@ -17,16 +17,30 @@
 // copied out.
 //
 // Locking. Read-modify-write of a partial block rewrites bytes of that
-// block the request does not own. Two writers of disjoint bytes of one
-// block would otherwise both read the old block and the second write would
-// undo the first. So head and tail RMW hold a mutex chosen by block number
-// (a striped array; the same block always maps to the same mutex). The body
-// needs no lock: a request that writes a whole block overlaps any other
-// writer of that block, and overlapping requests are the caller's to order
-// (BlockDevice contract). Reads take no lock either: an RMW writes back
-// bytes it does not own unchanged, so a concurrent read sees old or new
-// data of each byte, never anything else. Only one stripe lock is ever held
-// at a time, so there is no lock order to get wrong.
+// block the request does not own, with the values it read. Any write of
+// that block landing between the read and the write-back would be undone:
+// another head or tail RMW (disjoint bytes of one block), and just as well a
+// whole-block write, which the caller may issue concurrently with a small
+// write inside that block (SPEC invariant 11: concurrent writes never lose
+// each other's bytes). So every write holds the blocks it touches in a
+// BlockRangeLock (block_range_lock.h) for the duration of its base call(s):
+//  - head and tail RMW hold their one block exclusively;
+//  - the body, and a wholly aligned request, hold their blocks shared.
+// Hence an RMW excludes every other write of its block, and whole-block
+// writes stay concurrent with each other, overlapping or not (overlapping
+// ones leave each byte with one of the written values, the base's own
+// guarantee, and the caller orders them). A request holds one range at a
+// time (head, then body, then tail), so the range lock's arrival order
+// rules out deadlock; it also makes an RMW wait only for earlier writes of
+// its block and never be starved by later ones. The aligned path allocates
+// nothing: the lock's table has a fixed size.
+//
+// Reads take no lock. With the RMW excluded from every other write, the
+// bytes of the block it does not own hold, while it runs, exactly the
+// values it read, and it writes those same values back; a concurrent read
+// (a pread of the file) therefore sees each byte either before or after a
+// write that covers it, never a reverted value. Locking reads would buy
+// nothing and cost the read path a round trip on the lock's mutex.
 #include "device_range.h"
 #include "remapfs/aligned_device.h"
 
@@ -118,6 +132,7 @@ Status AlignedDevice::Write(uint64_t offset, const void* buf, size_t len) {
   REMAPFS_RETURN_IF_ERROR(CheckDeviceRange("write", offset, len, size_));
   if (len == 0) return Status::Ok();
   if (IsAligned(offset) && IsAligned(len) && IsAligned(buf)) {
+    auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
     return base_->Write(offset, buf, len);
   }
   const auto* in = static_cast<const uint8_t*>(buf);
@@ -144,9 +159,8 @@ Status AlignedDevice::WritePartialBlock(uint64_t offset, const uint8_t* data,
                                         size_t len) {
   uint8_t* bounce = BounceBuffer();
   if (bounce == nullptr) return NoBounceBuffer();
-  const uint64_t block = offset / alignment_;
-  const uint64_t block_start = block * alignment_;
-  std::lock_guard<std::mutex> lock(block_locks_[block % kLockStripes]);
+  const uint64_t block_start = offset / alignment_ * alignment_;
+  auto exclusive = LockBlocks(block_start, alignment_, BlockRangeLock::Mode::kExclusive);
   REMAPFS_RETURN_IF_ERROR(base_->Read(block_start, bounce, alignment_));
   std::memcpy(bounce + (offset - block_start), data, len);
   return base_->Write(block_start, bounce, alignment_);
@@ -154,9 +168,13 @@ Status AlignedDevice::WritePartialBlock(uint64_t offset, const uint8_t* data,
 
 Status AlignedDevice::WriteWholeBlocks(uint64_t offset, const uint8_t* data,
                                        size_t len) {
-  if (IsAligned(data)) return base_->Write(offset, data, len);
+  if (IsAligned(data)) {
+    auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
+    return base_->Write(offset, data, len);
+  }
   uint8_t* bounce = BounceBuffer();
   if (bounce == nullptr) return NoBounceBuffer();
+  auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
   for (size_t done = 0; done < len;) {
     const size_t n = std::min(kBounceBytes, len - done);
     std::memcpy(bounce, data + done, n);

@@ -9,7 +9,13 @@
 //
 // Runs are byte ranges, so an unaligned head or tail needs no
 // read-modify-write here: both devices are byte-addressable. (A device that
-// needs alignment, e.g. O_DIRECT, must provide it below this layer.)
+// needs alignment, e.g. O_DIRECT, must provide it below this layer, and with
+// it the exclusion of every write overlapping the block it rewrites:
+// AlignedDevice does both, so a sector-sized write over a larger device
+// block never reverts a neighbour's write.) The Volume's own copies of
+// sector data (AddBad, Remove, the partial sector of a failed write, scrub)
+// read and write under table_mu_ held exclusively, so no request's write
+// can land between their read and their write.
 //
 // Locking: Read and Write hold table_mu_ shared for the whole request, so
 // the mapping of every sector they touch is fixed until they finish. AddBad

@@ -8,25 +8,28 @@
 // contract: any offset, any length, any buffer.
 //
 // Cost: a request that is already aligned goes straight to the base with
-// the caller's buffer (no copy, no allocation). Anything else moves through
+// the caller's buffer (no copy, no allocation; a write first takes its
+// blocks shared in a range lock, one mutex round trip). Anything else moves through
 // a per-thread bounce buffer aligned for O_DIRECT, allocated on a thread's
 // first unaligned request and reused after that. A write that covers only
 // part of a block does read-modify-write of that block (at most two such
 // blocks per request: its head and its tail).
 //
 // Thread safety: every method may be called concurrently, as the
-// BlockDevice contract says. Two writes touching disjoint bytes of one block
-// never lose each other's bytes: see the locking note in aligned_device.cc.
-// The device owns its base.
+// BlockDevice contract says. Concurrent writes never lose each other's
+// bytes, at any offset and length (SPEC invariant 11): once both are done,
+// a byte only one of them covers holds that write's value, and a byte both
+// cover holds one of the two values; no byte reverts to what it held
+// before. See the locking note in aligned_device.cc. The device owns its
+// base.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 
 #include "remapfs/block_device.h"
+#include "remapfs/block_range_lock.h"
 
 namespace remapfs {
 
@@ -58,14 +61,17 @@ class AlignedDevice : public BlockDevice {
   Status WritePartialBlock(uint64_t offset, const uint8_t* data, size_t len);
   // Writes whole blocks [offset, offset+len) from a buffer of any alignment.
   Status WriteWholeBlocks(uint64_t offset, const uint8_t* data, size_t len);
-
-  // Read-modify-write of block b holds block_locks_[b % kLockStripes].
-  static constexpr size_t kLockStripes = 64;
+  // The blocks that bytes [offset, offset+len) touch, len > 0.
+  BlockRangeLock::Guard LockBlocks(uint64_t offset, uint64_t len, BlockRangeLock::Mode mode) {
+    return block_locks_.Lock(offset / alignment_, (offset + len - 1) / alignment_, mode);
+  }
 
   std::unique_ptr<BlockDevice> base_;
   const uint32_t alignment_;
   const uint64_t size_;
-  std::array<std::mutex, kLockStripes> block_locks_;
+  // Read-modify-write holds its block exclusively, whole-block writes hold
+  // their blocks shared: see aligned_device.cc.
+  BlockRangeLock block_locks_;
 };
 
 }  // namespace remapfs

@@ -1,13 +1,15 @@
 // The I/O path over sectors with no remaps must not touch the heap (issue:
 // "one pread/pwrite on main with no memory allocation"). This binary replaces
 // the global operator new to count allocations made while a window is open,
-// then drives Volume::Read/Write over unremapped and remapped ranges.
+// then drives Volume::Read/Write over unremapped and remapped ranges, and
+// aligned requests through an AlignedDevice (the O_DIRECT decorator, whose
+// writes take a range lock).
 // Its own main: the counting must not see a test framework's allocations.
 #include <cstdio>
 #include <cstdlib>
 #include <new>
-#include <vector>
 
+#include "remapfs/aligned_device.h"
 #include "remapfs/volume.h"
 
 namespace {
@@ -25,12 +27,13 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace remapfs;
 
-static unsigned long AllocationsDuring(Volume& v, uint64_t offset, size_t len) {
-  std::vector<uint8_t> buf(len, 0x33);
+// `Dev` is a Volume or a BlockDevice; `buf` holds at least `len` bytes.
+template <typename Dev>
+static unsigned long AllocationsDuring(Dev& v, uint64_t offset, uint8_t* buf, size_t len) {
   allocations = 0;
   counting = true;
   for (int i = 0; i < 100; ++i) {
-    if (!v.Write(offset, buf.data(), len).ok() || !v.Read(offset, buf.data(), len).ok()) {
+    if (!v.Write(offset, buf, len).ok() || !v.Read(offset, buf, len).ok()) {
       counting = false;
       std::fprintf(stderr, "I/O failed at offset %llu\n", (unsigned long long)offset);
       std::exit(1);
@@ -49,12 +52,19 @@ int main() {
   }
   if (!v->AddBad({{1000, 1002}, {1010, 1010}}).ok()) return 1;
   int failures = 0;
-  const unsigned long plain = AllocationsDuring(*v, 4096, 65536);
+  alignas(4096) static uint8_t buf[65536];
+  const unsigned long plain = AllocationsDuring(*v, 4096, buf, 65536);
   std::printf("unremapped range: %lu heap allocations in 200 requests\n", plain);
   if (plain != 0) ++failures;
-  const unsigned long remapped = AllocationsDuring(*v, 999 * 512, 16 * 512);
+  const unsigned long remapped = AllocationsDuring(*v, 999 * 512, buf, 16 * 512);
   std::printf("range over 4 remapped sectors: %lu heap allocations in 200 requests\n", remapped);
   if (remapped != 0) ++failures;
+  std::unique_ptr<AlignedDevice> aligned;
+  if (!AlignedDevice::Wrap(NewMemoryDevice(1 << 20), 4096, &aligned).ok()) return 1;
+  const unsigned long direct = AllocationsDuring(*aligned, 8192, buf, 65536);
+  std::printf("aligned requests through AlignedDevice: %lu heap allocations in 200 requests\n",
+              direct);
+  if (direct != 0) ++failures;
   std::printf(failures ? "FAIL\n" : "PASS\n");
   return failures ? 1 : 0;
 }
