@@ -101,7 +101,7 @@ struct FormatPlan {
 std::optional<std::string> CheckMain(const FormatRequest& req,
                                      FormatPlan* plan) {
   Status st = FileLock::Acquire(req.main_path, false, &plan->main_lock);
-  if (!st.ok()) return "MAIN " + st.message();
+  if (!st.ok()) return DescribeOpenError("MAIN", req.main_path, st);
   uint64_t bytes = 0;
   st = DeviceSize(req.main_path, &bytes);
   if (!st.ok()) return "cannot read the size of MAIN: " + st.message();
@@ -121,11 +121,9 @@ std::optional<std::string> CheckExistingSpare(const FormatRequest& req,
   if (SameFile(req.main_path, req.spare_path)) {
     return "MAIN and SPARE are the same file";
   }
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-    return "SPARE '" + req.spare_path + "' is not a regular file or block device";
-  }
-  Status s = FileLock::Acquire(req.spare_path, true, &plan->spare_lock);
-  if (!s.ok()) return "SPARE " + s.message();
+  Status s = CheckStorageType(req.spare_path, st.st_mode);
+  if (s.ok()) s = FileLock::Acquire(req.spare_path, true, &plan->spare_lock);
+  if (!s.ok()) return DescribeOpenError("SPARE", req.spare_path, s);
   s = DeviceSize(req.spare_path, &plan->spare_current);
   if (!s.ok()) return "cannot read the size of SPARE: " + s.message();
   plan->spare_target = req.spare_size.value_or(plan->spare_current);

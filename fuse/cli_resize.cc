@@ -81,8 +81,10 @@ int Check(const Request& req, BlockDevice* spare, ResizeResult* plan) {
 int Resize(const Request& req) {
   Locks locks;
   if (SameFile(req.main, req.spare)) return Fail(kCmd, "MAIN and SPARE are the same file");
-  if (Status st = FileLock::Acquire(req.main, false, &locks.main); !st.ok()) return Refuse(st);
-  if (Status st = FileLock::Acquire(req.spare, true, &locks.spare); !st.ok()) return Refuse(st);
+  if (Status st = FileLock::Acquire(req.main, false, &locks.main); !st.ok())
+    return Fail(kCmd, DescribeOpenError("MAIN", req.main, st));
+  if (Status st = FileLock::Acquire(req.spare, true, &locks.spare); !st.ok())
+    return Fail(kCmd, DescribeOpenError("SPARE", req.spare, st));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(req.spare, ec))
     return Fail(kCmd, "SPARE '" + req.spare + "' is not a regular file (only files can be resized)");
