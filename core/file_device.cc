@@ -101,7 +101,6 @@ const char* FileTypeName(mode_t mode) {
   if (S_ISSOCK(mode)) return "a socket";
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISCHR(mode)) return "a character device";
-  if (S_ISLNK(mode)) return "a symbolic link";
   return "a special file";
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "file_regions.h"
 #include "remapfs/block_device.h"
 #include "remapfs/spare_file.h"
 
@@ -17,11 +18,6 @@ namespace {
 
 // Large enough that a scan is bound by the device, not by syscalls.
 constexpr size_t kScanChunk = 4u << 20;
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() { ::close(fd); }
-};
 
 std::string Value(blkid_probe probe, const char* name) {
   const char* value = nullptr;
@@ -93,29 +89,17 @@ Status FirstNonZero(int fd, const std::string& path, uint64_t begin, uint64_t en
   return Status::Ok();
 }
 
-// Scans only what SEEK_DATA/SEEK_HOLE call data: a hole reads as zeros.
-// Where they are unsupported (EINVAL), everything is data.
+// Reads only the data regions: a hole reads as zeros.
 Status ScanForNonZero(int fd, const std::string& path, uint64_t bytes, std::string* found) {
   std::vector<char> buf(kScanChunk);
-  for (uint64_t pos = 0; pos < bytes;) {
-    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-    if (data < 0 && errno == ENXIO) return Status::Ok();  // only holes left
-    off_t hole = data < 0 ? -1 : ::lseek(fd, data, SEEK_HOLE);
-    if (data < 0 || hole < 0) {
-      if (errno != EINVAL) return Status::FromErrno(errno, "seek in '" + path + "'");
-      data = static_cast<off_t>(pos);
-      hole = static_cast<off_t>(bytes);
-    }
-    const uint64_t end = std::min<uint64_t>(bytes, static_cast<uint64_t>(hole));
+  return ForEachRegion(fd, path, bytes, /*data=*/true,
+                       [&](uint64_t begin, uint64_t end, bool* stop) {
     uint64_t at = end;
-    REMAPFS_RETURN_IF_ERROR(FirstNonZero(fd, path, static_cast<uint64_t>(data), end, &buf, &at));
-    if (at < end) {
-      *found = "data (a non-zero byte at offset " + std::to_string(at) + ")";
-      return Status::Ok();
-    }
-    pos = end;
-  }
-  return Status::Ok();
+    REMAPFS_RETURN_IF_ERROR(FirstNonZero(fd, path, begin, end, &buf, &at));
+    if (at < end) *found = "data (a non-zero byte at offset " + std::to_string(at) + ")";
+    *stop = at < end;
+    return Status::Ok();
+  });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "file_regions.h"
 #include "remapfs/block_device.h"
 #include "remapfs/spare_file.h"
 
@@ -18,11 +19,6 @@ namespace remapfs {
 namespace {
 
 constexpr size_t kZeroChunk = 1u << 20;
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() { ::close(fd); }
-};
 
 Status WriteZeros(int fd, const std::string& path, uint64_t begin, uint64_t end) {
   static const std::vector<char> zeros(kZeroChunk, 0);
@@ -32,24 +28,6 @@ Status WriteZeros(int fd, const std::string& path, uint64_t begin, uint64_t end)
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Status::FromErrno(n < 0 ? errno : EIO, "write zeros to '" + path + "'");
     off += static_cast<uint64_t>(n);
-  }
-  return Status::Ok();
-}
-
-// Calls fn(begin, end) for each hole (or, with `data`, each data region)
-// of [0, size); SEEK_DATA/SEEK_HOLE unsupported means all data, no hole.
-template <typename Fn>
-Status ForEachRegion(int fd, const std::string& path, uint64_t size, bool data, Fn fn) {
-  for (uint64_t pos = 0; pos < size;) {
-    off_t d = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-    if (d < 0 && errno != ENXIO && errno != EINVAL)
-      return Status::FromErrno(errno, "seek in '" + path + "'");
-    const uint64_t data_at = d < 0 ? (errno == ENXIO ? size : pos) : static_cast<uint64_t>(d);
-    off_t h = data_at >= size ? -1 : ::lseek(fd, static_cast<off_t>(data_at), SEEK_HOLE);
-    const uint64_t hole_at = h < 0 ? size : std::min<uint64_t>(size, static_cast<uint64_t>(h));
-    if (!data && data_at > pos) REMAPFS_RETURN_IF_ERROR(fn(pos, std::min(data_at, size)));
-    if (data && hole_at > data_at) REMAPFS_RETURN_IF_ERROR(fn(data_at, hole_at));
-    pos = std::max(hole_at, pos + 1);
   }
   return Status::Ok();
 }
@@ -79,7 +57,7 @@ Status Allocate(int fd, const std::string& path, uint64_t old_size, uint64_t siz
   if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "fallocate '" + path + "'");
   *how = "allocated by writing zeros (the filesystem has no fallocate)";
   REMAPFS_RETURN_IF_ERROR(ForEachRegion(fd, path, old_size, /*data=*/false,
-      [&](uint64_t b, uint64_t e) { return WriteZeros(fd, path, b, e); }));
+      [&](uint64_t b, uint64_t e, bool*) { return WriteZeros(fd, path, b, e); }));
   return WriteZeros(fd, path, old_size, size);
 }
 
@@ -97,6 +75,7 @@ Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* ho
   }
   const uint64_t old_size = static_cast<uint64_t>(st.st_size);
   if (size < old_size) return Status::InvalidArgument("AllocateSpareFile never shrinks a file");
+  if (size == 0) return Status::Ok();  // fallocate refuses an empty range
   const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
   const uint64_t need = size > allocated ? size - allocated : 0;
   if (need > AvailableBytes(fd)) return NoSpace(path, need, AvailableBytes(fd));
@@ -112,6 +91,7 @@ Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* ho
 namespace {
 
 Status ZeroFile(int fd, const std::string& path, uint64_t size) {
+  if (size == 0) return Status::Ok();  // fallocate refuses an empty range
   if (::fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, static_cast<off_t>(size)) == 0) return Status::Ok();
   if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "zero '" + path + "'");
   // tmpfs: no ZERO_RANGE, but a punched hole reads as zeros and mode 0
@@ -123,7 +103,7 @@ Status ZeroFile(int fd, const std::string& path, uint64_t size) {
   }
   if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "zero '" + path + "'");
   return ForEachRegion(fd, path, size, /*data=*/true,
-                       [&](uint64_t b, uint64_t e) { return WriteZeros(fd, path, b, e); });
+                       [&](uint64_t b, uint64_t e, bool*) { return WriteZeros(fd, path, b, e); });
 }
 
 Status ZeroBlockDevice(int fd, const std::string& path) {

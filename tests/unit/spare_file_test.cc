@@ -160,3 +160,25 @@ TEST_CASE("givenFileWithOldHeadersEverywhere_whenZeroed_thenEveryByteZeroSizeAnd
   CHECK(after.find_first_not_of('\0') == std::string::npos);
   CHECK(static_cast<uint64_t>(Stat(path).st_blocks) * 512 >= (4u << 20));
 }
+
+// tmpfs has no FALLOC_FL_ZERO_RANGE: the punch-hole fallback must zero and
+// allocate again.
+TEST_CASE("givenTmpfsFile_whenZeroed_thenFallbackZeroesAndKeepsBlocks", "[spare_file]") {
+  const std::string path = "/dev/shm/remapfs-spare-test-" + std::to_string(::getpid());
+  struct stat shm {};
+  if (::stat("/dev/shm", &shm) != 0 || !S_ISDIR(shm.st_mode)) {
+    WARN("no /dev/shm: the tmpfs fallback is not exercised");
+    return;
+  }
+  MakeFile(path, 2 << 20, 1000, "stale header");
+  std::string how;
+  REQUIRE_OK(AllocateSpareFile(path, 2 << 20, &how));
+  Status st = ZeroSpareFile(path);
+  const std::string after = ReadAll(path);
+  const uint64_t blocks = static_cast<uint64_t>(Stat(path).st_blocks);
+  ::unlink(path.c_str());
+  REQUIRE_OK(st);
+  CHECK(after.size() == (2u << 20));
+  CHECK(after.find_first_not_of('\0') == std::string::npos);
+  CHECK(blocks * 512 >= (2u << 20));
+}
