@@ -146,7 +146,7 @@ int RunFormat(const std::vector<std::string>& args) {
   Status st = PrepareSpareFile(req, &plan);
   if (st.ok()) st = WriteMetadata(req, plan);
   if (!st.ok()) {
-    if (!plan.spare_exists) unlink(req.spare_path.c_str());
+    if (plan.spare_created) unlink(req.spare_path.c_str());
     // A refused allocation comes before any write: nothing was changed.
     if (st.IsNoSpace()) return Fail(kCmd, st.message() + "; nothing was changed");
     return Fail(kCmd, "formatting SPARE failed: " + st.ToString());

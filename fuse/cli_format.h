@@ -25,6 +25,7 @@ struct FormatRequest {
 struct FormatPlan {
   std::unique_ptr<FileLock> main_lock, spare_lock;
   bool spare_exists = false;
+  bool spare_created = false;  // by this format: removed again on failure
   // Every byte of the existing SPARE is known to read as zero (empty, or
   // scanned), so nothing of an earlier format or of user data can remain.
   bool spare_known_zero = false;

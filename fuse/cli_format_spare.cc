@@ -118,6 +118,7 @@ Status PrepareSpareFile(const FormatRequest& req, FormatPlan* plan) {
     int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return Status::FromErrno(errno, "create '" + path + "'");
     close(fd);
+    plan->spare_created = true;
     REMAPFS_RETURN_IF_ERROR(FileLock::Acquire(path, true, &plan->spare_lock));
   }
   // Allocation first: refused, it leaves the old content in place.
