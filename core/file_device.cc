@@ -81,22 +81,27 @@ class FileDevice : public BlockDevice {
   const uint64_t size_;
 };
 
-// Size of an open regular file or block device; refuses anything else.
+// Size of an open regular file or block device (OpenStorageFile checked
+// the type).
 Status DeviceSize(int fd, const std::string& path, uint64_t* size) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat " + path);
-  if (S_ISREG(st.st_mode)) {
-    *size = static_cast<uint64_t>(st.st_size);
-    return Status::Ok();
-  }
   if (S_ISBLK(st.st_mode)) {
     if (::ioctl(fd, BLKGETSIZE64, size) != 0) {
       return Status::FromErrno(errno, "BLKGETSIZE64 " + path);
     }
     return Status::Ok();
   }
-  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + " is a directory");
-  return Status::InvalidArgument(path + " is not a regular file or block device");
+  *size = static_cast<uint64_t>(st.st_size);
+  return Status::Ok();
+}
+
+const char* FileTypeName(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  return "a special file";
 }
 
 Status LockDevice(int fd, const std::string& path, bool shared) {
@@ -159,8 +164,8 @@ Status WrapForDirectIo(int fd, const std::string& path,
   return Status::Ok();
 }
 
-// Opened with O_NONBLOCK so a FIFO path cannot hang us before the type
-// check; the flag is cleared again once the type is known to be good.
+// Opened with O_NONBLOCK so nothing can hang us before the type check;
+// the flag is cleared again once the type is known to be good.
 Status ClearNonBlock(int fd, const std::string& path) {
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
@@ -171,22 +176,51 @@ Status ClearNonBlock(int fd, const std::string& path) {
 
 }  // namespace
 
+Status CheckStorageType(const std::string& path, mode_t mode) {
+  if (S_ISREG(mode) || S_ISBLK(mode)) return Status::Ok();
+  return Status::InvalidArgument("'" + path + "' is " + FileTypeName(mode) +
+                                 ", not a regular file or block device");
+}
+
+Status OpenStorageFile(const std::string& path, int flags, int* fd_out) {
+  // stat first: opening a character device can act on it (a tape rewinds),
+  // opening a FIFO blocks, and a socket cannot be opened at all.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::NotFound("'" + path + "' does not exist");
+    return Status::FromErrno(errno, "'" + path + "' cannot be examined");
+  }
+  REMAPFS_RETURN_IF_ERROR(CheckStorageType(path, st.st_mode));
+  // The path may be replaced between stat and open: O_NONBLOCK and
+  // O_NOCTTY keep that open harmless, fstat decides.
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == EINVAL && (flags & O_DIRECT) != 0) {
+      return Status::InvalidArgument("'" + path + "': its filesystem does not "
+                                     "support direct I/O (O_DIRECT)");
+    }
+    return Status::FromErrno(errno, "'" + path + "' cannot be opened");
+  }
+  Status status;
+  if (::fstat(fd, &st) != 0) status = Status::FromErrno(errno, "stat " + path);
+  if (status.ok()) status = CheckStorageType(path, st.st_mode);
+  if (status.ok()) status = ClearNonBlock(fd, path);
+  if (!status.ok()) {
+    ::close(fd);
+    return status;
+  }
+  *fd_out = fd;
+  return Status::Ok();
+}
+
 Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
                       std::unique_ptr<BlockDevice>* out) {
-  int flags = (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
+  int flags = options.read_only ? O_RDONLY : O_RDWR;
   if (options.direct_io) flags |= O_DIRECT;
-  int fd = ::open(path.c_str(), flags);
-  if (fd < 0) {
-    if (errno == EISDIR) return Status::InvalidArgument(path + " is a directory");
-    if (errno == EINVAL && options.direct_io) {
-      return Status::InvalidArgument(path + ": its filesystem does not support "
-                                     "direct I/O (O_DIRECT)");
-    }
-    return Status::FromErrno(errno, "open " + path);
-  }
+  int fd = -1;
+  REMAPFS_RETURN_IF_ERROR(OpenStorageFile(path, flags, &fd));
   uint64_t size = 0;
   Status st = DeviceSize(fd, path, &size);
-  if (st.ok()) st = ClearNonBlock(fd, path);
   // Read-only opens (info, check) share the lock: they coexist with each
   // other but not with a mount or a format holding it exclusively.
   if (st.ok() && options.exclusive_lock) st = LockDevice(fd, path, options.read_only);
@@ -201,8 +235,8 @@ Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
 }
 
 Status QueryLogicalBlockSize(const std::string& path, uint32_t* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Status::FromErrno(errno, "open " + path);
+  int fd = -1;
+  REMAPFS_RETURN_IF_ERROR(OpenStorageFile(path, O_RDONLY, &fd));
   Status st = DirectIoAlignment(fd, path, out);
   ::close(fd);
   return st;

@@ -120,7 +120,7 @@ int RunCheck(const std::vector<std::string>& args) {
   if (req.main_path) {
     uint64_t bytes = 0;
     Status st = DeviceSize(*req.main_path, &bytes);
-    if (!st.ok()) return ReportCouldNotRun(req, "cannot open MAIN: " + st.message());
+    if (!st.ok()) return ReportCouldNotRun(req, DescribeOpenError("MAIN", *req.main_path, st));
     main_bytes = bytes;
   }
   OfflineSpare spare;

@@ -35,12 +35,8 @@ int Fail(std::string_view cmd, std::string_view message, int code) {
 
 Status FileLock::Acquire(const std::string& path, bool exclusive,
                          std::unique_ptr<FileLock>* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return Status::NotFound("'" + path + "' does not exist");
-    return Status::FromErrno(err, "open '" + path + "'");
-  }
+  int fd = -1;
+  REMAPFS_RETURN_IF_ERROR(OpenStorageFile(path, O_RDONLY, &fd));
   if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
     int err = errno;
     close(fd);
@@ -54,6 +50,19 @@ Status FileLock::Acquire(const std::string& path, bool exclusive,
 }
 
 FileLock::~FileLock() { close(fd_); }
+
+std::string DescribeOpenError(std::string_view role, const std::string& path,
+                              const Status& st) {
+  if (st.code() == Status::Code::kBusy) {
+    return fmt::format("{} '{}' is in use by another remapfs process "
+                       "(unmount it first)", role, path);
+  }
+  // OpenStorageFile's messages start with the quoted path.
+  if (st.message().rfind("'" + path + "'", 0) == 0) {
+    return fmt::format("{} {}", role, st.message());
+  }
+  return fmt::format("cannot open {} '{}': {}", role, path, st.message());
+}
 
 Status DeviceSize(const std::string& path, uint64_t* bytes) {
   FileDeviceOptions options;
@@ -94,9 +103,7 @@ Status OpenOfflineSpare(const std::string& path, bool repair,
                         OfflineSpare* out, std::string* message) {
   Status st = FileLock::Acquire(path, /*exclusive=*/repair, &out->lock);
   if (!st.ok()) {
-    *message = st.code() == Status::Code::kBusy
-                   ? "SPARE " + st.message() + " (unmount it first)"
-                   : "cannot open SPARE: " + st.message();
+    *message = DescribeOpenError("SPARE", path, st);
     return st;
   }
   FileDeviceOptions options;
@@ -104,7 +111,7 @@ Status OpenOfflineSpare(const std::string& path, bool repair,
   options.exclusive_lock = false;  // our FileLock already guards it
   st = OpenFileDevice(path, options, &out->device);
   if (!st.ok()) {
-    *message = "cannot open SPARE: " + st.message();
+    *message = DescribeOpenError("SPARE", path, st);
     return st;
   }
   MetadataOpenOptions open_options;
@@ -122,12 +129,7 @@ Status OpenLockedDevice(std::string_view role, const std::string& path,
   FileDeviceOptions options;
   options.exclusive_lock = true;  // what a mount holds: fails while mounted
   Status st = OpenFileDevice(path, options, out);
-  if (st.code() == Status::Code::kBusy) {
-    *message = fmt::format("{} '{}' is in use by another remapfs process "
-                           "(unmount it first)", role, path);
-  } else if (!st.ok()) {
-    *message = fmt::format("cannot open {}: {}", role, st.message());
-  }
+  if (!st.ok()) *message = DescribeOpenError(role, path, st);
   return st;
 }
 

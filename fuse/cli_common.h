@@ -81,6 +81,12 @@ std::optional<std::string> ParseBlockSizeOption(const ParsedArgs& parsed,
 std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
                                   const Status& st);
 
+// Why MAIN or SPARE (`role`) at `path` could not be opened or locked, in
+// user terms: "SPARE 'x' is a FIFO, not a regular file or block device",
+// "MAIN 'x' is in use by another remapfs process (unmount it first)".
+std::string DescribeOpenError(std::string_view role, const std::string& path,
+                              const Status& st);
+
 // True when both paths name one file (same inode, or same real path).
 bool SameFile(const std::string& a, const std::string& b);
 

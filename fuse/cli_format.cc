@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "cli_common.h"
+#include "cli_format.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/placement.h"
@@ -26,27 +27,22 @@ constexpr std::string_view kCmd = "format";
 constexpr const char* kUsage = R"(Usage: remapfs format MAIN SPARE [OPTIONS]
 
 Creates (or takes) SPARE, binds it to MAIN and writes fresh metadata.
-MAIN is never written.
+MAIN is never written. The spare's blocks are allocated on the host
+filesystem (refused when the space is not there); an existing SPARE is
+zeroed whole first, and without --force it must be empty or all zeros.
 
 Options:
   --spare-size SIZE       size of SPARE (K, M, G, T suffixes, powers of 1024);
-                          required when SPARE does not exist; resizes an
-                          existing regular file
+                          required when SPARE does not exist; grows an
+                          existing regular file (never shrinks it)
   --sector-size 512|4096  sector size of the volume (default 512)
   --strategy auto|geometric|linear|minimal
                           metadata placement (default auto)
-  --force                 overwrite a SPARE that already holds remapfs metadata
+  --force                 overwrite a SPARE that holds data: remapfs metadata,
+                          a filesystem, partition table or RAID signature,
+                          or any non-zero byte
   --help                  show this help
 )";
-
-struct FormatRequest {
-  std::string main_path;
-  std::string spare_path;
-  uint32_t sector_size = 512;
-  Strategy strategy = Strategy::kAuto;
-  std::optional<uint64_t> spare_size;
-  bool force = false;
-};
 
 // An exit code when the command must stop here (help or usage error).
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
@@ -88,20 +84,11 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
-// What format found and decided before touching anything.
-struct FormatPlan {
-  std::unique_ptr<FileLock> main_lock, spare_lock;
-  bool spare_exists = false;
-  uint64_t spare_current = 0;
-  uint64_t spare_target = 0;
-  Geometry geometry;
-};
-
 // Fails with a user message; nothing has been changed yet.
 std::optional<std::string> CheckMain(const FormatRequest& req,
                                      FormatPlan* plan) {
   Status st = FileLock::Acquire(req.main_path, false, &plan->main_lock);
-  if (!st.ok()) return "MAIN " + st.message();
+  if (!st.ok()) return DescribeOpenError("MAIN", req.main_path, st);
   uint64_t bytes = 0;
   st = DeviceSize(req.main_path, &bytes);
   if (!st.ok()) return "cannot read the size of MAIN: " + st.message();
@@ -115,92 +102,6 @@ std::optional<std::string> CheckMain(const FormatRequest& req,
   return std::nullopt;
 }
 
-std::optional<std::string> CheckExistingSpare(const FormatRequest& req,
-                                              const struct stat& st,
-                                              FormatPlan* plan) {
-  if (SameFile(req.main_path, req.spare_path)) {
-    return "MAIN and SPARE are the same file";
-  }
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-    return "SPARE '" + req.spare_path + "' is not a regular file or block device";
-  }
-  Status s = FileLock::Acquire(req.spare_path, true, &plan->spare_lock);
-  if (!s.ok()) return "SPARE " + s.message();
-  s = DeviceSize(req.spare_path, &plan->spare_current);
-  if (!s.ok()) return "cannot read the size of SPARE: " + s.message();
-  plan->spare_target = req.spare_size.value_or(plan->spare_current);
-  if (S_ISBLK(st.st_mode) && plan->spare_target != plan->spare_current) {
-    return "--spare-size cannot resize a block device; omit it";
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> CheckSpare(const FormatRequest& req,
-                                      FormatPlan* plan) {
-  struct stat st {};
-  plan->spare_exists = stat(req.spare_path.c_str(), &st) == 0;
-  if (plan->spare_exists) {
-    if (auto err = CheckExistingSpare(req, st, plan)) return err;
-  } else if (!req.spare_size) {
-    return "SPARE '" + req.spare_path +
-           "' does not exist; give --spare-size to create it";
-  } else {
-    plan->spare_target = *req.spare_size;
-  }
-  uint32_t ss = req.sector_size;
-  if (plan->spare_target % ss != 0) {
-    return fmt::format("{} {} bytes is not a multiple of the sector size {}",
-                       req.spare_size ? "--spare-size" : "SPARE size",
-                       plan->spare_target, ss);
-  }
-  uint64_t sectors = plan->spare_target / ss;
-  if (sectors < format::kMinSpareSectors) {
-    return fmt::format("SPARE is too small: {} sectors, at least {} needed "
-                       "({})", sectors, format::kMinSpareSectors,
-                       HumanBytes(format::kMinSpareSectors * ss));
-  }
-  plan->geometry.spare_sectors = sectors;
-  Status s = ComputePlacement(ss, sectors, req.strategy,
-                              &plan->geometry.placement);
-  if (!s.ok()) return "cannot place the metadata: " + s.message();
-  return std::nullopt;
-}
-
-std::optional<std::string> CheckNotFormatted(const FormatRequest& req,
-                                             const FormatPlan& plan) {
-  if (!plan.spare_exists || req.force || plan.spare_current == 0) {
-    return std::nullopt;
-  }
-  FileDeviceOptions options;
-  options.read_only = true;
-  options.exclusive_lock = false;  // plan.spare_lock guards it
-  std::unique_ptr<BlockDevice> device;
-  Status s = OpenFileDevice(req.spare_path, options, &device);
-  if (!s.ok()) return "cannot open SPARE: " + s.message();
-  if (MetadataStore::LooksFormatted(device.get())) {
-    return "SPARE '" + req.spare_path +
-           "' already holds remapfs metadata; use --force to overwrite it";
-  }
-  return std::nullopt;
-}
-
-// Creates or resizes SPARE to the planned size. After this, changes happen.
-Status PrepareSpareFile(const FormatRequest& req, FormatPlan* plan) {
-  const std::string& path = req.spare_path;
-  if (!plan->spare_exists) {
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::FromErrno(errno, "create '" + path + "'");
-    close(fd);
-    Status st = FileLock::Acquire(path, true, &plan->spare_lock);
-    if (!st.ok()) return st;
-  }
-  if (plan->spare_target != plan->spare_current &&
-      truncate(path.c_str(), static_cast<off_t>(plan->spare_target)) != 0) {
-    return Status::FromErrno(errno, "resize '" + path + "'");
-  }
-  return Status::Ok();
-}
-
 Status WriteMetadata(const FormatRequest& req, const FormatPlan& plan) {
   FileDeviceOptions options;
   options.exclusive_lock = false;  // plan.spare_lock guards it
@@ -211,7 +112,8 @@ Status WriteMetadata(const FormatRequest& req, const FormatPlan& plan) {
   return device->Flush();
 }
 
-void PrintSummary(const FormatRequest& req, const Geometry& g) {
+void PrintSummary(const FormatRequest& req, const FormatPlan& plan) {
+  const Geometry& g = plan.geometry;
   const Placement& p = g.placement;
   fmt::print("formatted SPARE '{}' for MAIN '{}'\n", req.spare_path,
              req.main_path);
@@ -224,6 +126,11 @@ void PrintSummary(const FormatRequest& req, const Geometry& g) {
   fmt::print("  metadata copies  {} x {} sectors at {}\n", p.copy_starts.size(),
              p.copy_sectors, fmt::join(p.copy_starts, ", "));
   fmt::print("  spare capacity   {} sectors\n", g.spare_capacity());
+  fmt::print("  host space       {} ({})\n", HumanBytes(plan.spare_target),
+             plan.allocation);
+  if (plan.spare_exists && !plan.spare_known_zero) {
+    fmt::print("  earlier content  zeroed (--force)\n");
+  }
 }
 
 }  // namespace
@@ -234,16 +141,17 @@ int RunFormat(const std::vector<std::string>& args) {
   FormatPlan plan;
   std::optional<std::string> refusal = CheckMain(req, &plan);
   if (!refusal) refusal = CheckSpare(req, &plan);
-  if (!refusal) refusal = CheckNotFormatted(req, plan);
   if (refusal) return Fail(kCmd, *refusal + "; nothing was changed");
 
   Status st = PrepareSpareFile(req, &plan);
   if (st.ok()) st = WriteMetadata(req, plan);
   if (!st.ok()) {
-    if (!plan.spare_exists) unlink(req.spare_path.c_str());
+    if (plan.spare_created) unlink(req.spare_path.c_str());
+    // A refused allocation comes before any write: nothing was changed.
+    if (st.IsNoSpace()) return Fail(kCmd, st.message() + "; nothing was changed");
     return Fail(kCmd, "formatting SPARE failed: " + st.ToString());
   }
-  PrintSummary(req, plan.geometry);
+  PrintSummary(req, plan);
   return kExitOk;
 }
 

@@ -225,13 +225,6 @@ Status OpenDeviceForMount(std::string_view role, const std::string& path,
   return st;
 }
 
-std::string DescribeOpenError(std::string_view role, const Status& st) {
-  if (st.code() == Status::Code::kBusy) {
-    return fmt::format("{} is in use by another remapfs process", role);
-  }
-  return fmt::format("cannot open {}: {}", role, st.message());
-}
-
 // A Volume whose MAIN sits under a FaultyDevice, for control/inject.
 struct OpenedVolume {
   std::unique_ptr<Volume> volume;
@@ -247,9 +240,9 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
   const DirectIoChoice direct = ChooseDirectIo(req.direct_io, req.main_path);
   Status st = OpenDeviceForMount("MAIN", req.main_path, req.settings.read_only,
                                  direct, &main);
-  if (!st.ok()) return DescribeOpenError("MAIN", st);
+  if (!st.ok()) return DescribeOpenError("MAIN", req.main_path, st);
   st = OpenDeviceForMount("SPARE", req.spare_path, false, direct, &spare);
-  if (!st.ok()) return DescribeOpenError("SPARE", st);
+  if (!st.ok()) return DescribeOpenError("SPARE", req.spare_path, st);
 
   // The fault layer needs the sector size before the Volume exists; this
   // read-only look also yields the clearest message for a wrong spare.

@@ -1,9 +1,9 @@
 // remapfs resize-spare: grow or shrink a spare offline (core/spare_resize.cc
 // does the work and carries the crash-safety argument). This file owns the
-// file-size changes around it: the file grows before the core runs, so the
-// device spans both geometries, and shrinks only after the new metadata is
-// complete. Killed at any point, the spare mounts with the old or the new
-// geometry.
+// file-size changes around it: the file grows before the core runs, its
+// new blocks allocated on the host (spare_file.h), so the device spans both
+// geometries, and shrinks only after the new metadata is complete. Killed
+// at any point, the spare mounts with the old or the new geometry.
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,6 +15,7 @@
 #include "cli_args.h"
 #include "cli_common.h"
 #include "remapfs/sector_list.h"
+#include "remapfs/spare_file.h"
 #include "remapfs/spare_resize.h"
 
 namespace remapfs::cli {
@@ -24,9 +25,10 @@ constexpr std::string_view kCmd = "resize-spare";
 constexpr const char* kUsage = R"(Usage: remapfs resize-spare MAIN SPARE NEW_SIZE
 
 Grows or shrinks SPARE (a regular file) to NEW_SIZE bytes (K, M, G, T
-suffixes, powers of 1024) offline. The metadata placement is recomputed for
-the new size (strategy auto); remapped data sitting where a new metadata
-copy lands is moved first. A shrink that would drop a used spare sector is
+suffixes, powers of 1024) offline. Growing allocates the spare's blocks on
+the host filesystem first, and is refused when the space is not there. The
+metadata placement is recomputed for the new size (strategy auto);
+remapped data sitting where a new metadata copy lands is moved first. A shrink that would drop a used spare sector is
 refused. No remap and no byte of remapped data is lost, even if the command
 is killed part-way. MAIN and SPARE must not be mounted.
 
@@ -81,8 +83,10 @@ int Check(const Request& req, BlockDevice* spare, ResizeResult* plan) {
 int Resize(const Request& req) {
   Locks locks;
   if (SameFile(req.main, req.spare)) return Fail(kCmd, "MAIN and SPARE are the same file");
-  if (Status st = FileLock::Acquire(req.main, false, &locks.main); !st.ok()) return Refuse(st);
-  if (Status st = FileLock::Acquire(req.spare, true, &locks.spare); !st.ok()) return Refuse(st);
+  if (Status st = FileLock::Acquire(req.main, false, &locks.main); !st.ok())
+    return Fail(kCmd, DescribeOpenError("MAIN", req.main, st));
+  if (Status st = FileLock::Acquire(req.spare, true, &locks.spare); !st.ok())
+    return Fail(kCmd, DescribeOpenError("SPARE", req.spare, st));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(req.spare, ec))
     return Fail(kCmd, "SPARE '" + req.spare + "' is not a regular file (only files can be resized)");
@@ -91,10 +95,13 @@ int Resize(const Request& req) {
   ResizeResult plan;
   if (int rc = Check(req, spare.get(), &plan); rc != kExitOk) return rc;
   const uint64_t old_bytes = spare->Size();
+  std::string allocation;
   if (req.new_bytes > old_bytes) {
+    // The grown range gets real blocks before any metadata is rewritten:
+    // refused here, the spare keeps its old size and content.
     spare.reset();
-    std::filesystem::resize_file(req.spare, req.new_bytes, ec);
-    if (ec) return Fail(kCmd, "cannot grow '" + req.spare + "': " + ec.message());
+    if (Status st = AllocateSpareFile(req.spare, req.new_bytes, &allocation); !st.ok())
+      return Fail(kCmd, st.message() + "; nothing was changed");
     if (Status st = OpenSpare(req.spare, &spare); !st.ok()) return Refuse(st);
   }
   ResizeResult done;
@@ -113,6 +120,8 @@ int Resize(const Request& req) {
              StrategyName(done.old_geometry.placement.strategy),
              StrategyName(done.new_geometry.placement.strategy), done.remaps,
              done.moved_within_old + done.moved_to_new_space);
+  if (!allocation.empty())
+    fmt::print("host space: {} ({})\n", HumanBytes(req.new_bytes), allocation);
   return kExitOk;
 }
 

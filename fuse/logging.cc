@@ -1,6 +1,11 @@
 #include "logging.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <memory>
@@ -21,6 +26,17 @@ void Install(std::shared_ptr<spdlog::logger> logger,
   // Errors must reach the file even if the daemon is killed right after.
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
+}
+
+// spdlog's fopen blocks on a FIFO until a reader opens it. A FIFO with a
+// reader (`--log-file /dev/stderr` in a pipeline) is fine; one without is
+// refused instead of hanging the mount.
+bool IsFifoWithoutReader(const std::string& file) {
+  struct stat st {};
+  if (stat(file.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) return false;
+  int fd = open(file.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) close(fd);
+  return fd < 0 && errno == ENXIO;
 }
 
 }  // namespace
@@ -54,6 +70,10 @@ Status SetupLogging(spdlog::level::level_enum level, const std::string& file) {
       return Status::InvalidArgument("cannot open log file '" + file +
                                      "': no directory '" + parent.string() +
                                      "'");
+    }
+    if (IsFifoWithoutReader(file)) {
+      return Status::InvalidArgument("cannot open log file '" + file +
+                                     "': a FIFO that nobody reads");
     }
     try {
       logger = std::make_shared<spdlog::logger>(

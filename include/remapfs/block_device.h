@@ -22,6 +22,8 @@
 #include <memory>
 #include <string>
 
+#include <sys/types.h>
+
 #include "remapfs/status.h"
 
 namespace remapfs {
@@ -52,9 +54,23 @@ struct FileDeviceOptions {
 };
 
 // Opens a regular file or block device. Size() is the file size, or the
-// block device's size (BLKGETSIZE64).
+// block device's size (BLKGETSIZE64). Anything else is refused as
+// OpenStorageFile does.
 Status OpenFileDevice(const std::string& path, const FileDeviceOptions& options,
                       std::unique_ptr<BlockDevice>* out);
+
+// InvalidArgument "'PATH' is a FIFO, not a regular file or block device"
+// (a socket, a directory, a character device, ...) unless `mode` (st_mode)
+// is a regular file or a block device: the only things remapfs stores on.
+Status CheckStorageType(const std::string& path, mode_t mode);
+
+// The one way remapfs opens MAIN, SPARE and their locks: open(2) with
+// `flags` plus O_CLOEXEC, returning a blocking descriptor the caller owns.
+// It never blocks and never acts on a special file: the path is refused by
+// CheckStorageType before the open (stat) and after it (fstat, the open
+// done with O_NONBLOCK | O_NOCTTY). Errors name the path first:
+// NotFound "'PATH' does not exist", "'PATH' cannot be opened: <errno>".
+Status OpenStorageFile(const std::string& path, int flags, int* fd);
 
 // The alignment O_DIRECT requires for `path`, in bytes: a block device's
 // logical block size (ioctl BLKSSZGET); for a regular file, what its

@@ -2,11 +2,12 @@
 # Shared by scripts/demo.sh and scripts/test.sh: install the Debian 12
 # packages remapfs needs to build, test and demo itself. Sourced, not run.
 
-# Everything the build (meson, compilers, headers), the binary (fuse3) and
-# the integration tests (qemu-io, fio, mkfs.ext4/debugfs, losetup) use.
+# Everything the build (meson, compilers, headers; libblkid for format's
+# signature probe), the binary (fuse3) and the integration tests (qemu-io,
+# fio, mkfs.ext4/debugfs, losetup, blkid) use.
 REMAPFS_DEB_PACKAGES=(
   build-essential meson ninja-build pkg-config
-  libfuse3-dev fuse3 libspdlog-dev libfmt-dev catch2 libboost-dev
+  libfuse3-dev fuse3 libspdlog-dev libfmt-dev catch2 libboost-dev libblkid-dev
   qemu-utils fio e2fsprogs util-linux python3
 )
 
