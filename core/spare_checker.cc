@@ -142,7 +142,7 @@ int CheckResult::ExitCode() const {
 }
 
 CheckResult CheckSpare(MetadataStore* store, bool repair,
-                       std::optional<uint64_t> main_bytes) {
+                       std::optional<uint64_t> main_bytes, const MainBinding* main) {
   CheckResult result;
   CheckCopies(*store, &result);
   CheckReservations(*store, &result);
@@ -155,6 +155,9 @@ CheckResult CheckSpare(MetadataStore* store, bool repair,
   if (main_bytes && *main_bytes != expected) {
     Problem(&result, fmt::format("MAIN is {} bytes but the spare was formatted "
                                  "for {} bytes", *main_bytes, expected));
+  }
+  if (main) {
+    if (Status st = store->CheckMain(*main); !st.ok()) Problem(&result, st.message());
   }
   return result;
 }

@@ -10,6 +10,7 @@ namespace remapfs::cli {
 namespace {
 
 constexpr std::string_view kCmd = "check";
+constexpr int kExitProblemsLeft = 4;
 constexpr int kExitCouldNotRun = 8;
 constexpr const char* kUsage = R"(Usage: remapfs check SPARE [--main MAIN] [--repair] [--json]
 
@@ -18,7 +19,8 @@ remap table. Exit status as fsck: 0 clean, 1 problems repaired, 4 problems
 left, 8 could not run. SPARE must not be mounted.
 
 Options:
-  --main MAIN   also check that MAIN still has the size SPARE was made for
+  --main MAIN   also check that MAIN is the one SPARE was formatted for (its
+                identity and size)
   --repair      rewrite stale or corrupt copies, free broken table entries
   --json        one JSON object instead of text
   --help        show this help
@@ -70,6 +72,17 @@ int ReportCouldNotRun(const CheckRequest& req, const std::string& reason) {
   return Fail(kCmd, reason, kExitCouldNotRun);
 }
 
+// The spare holds remapfs metadata that no copy can rebuild: problems left.
+int ReportUnrecoverable(const CheckRequest& req, const std::string& reason) {
+  if (req.json) {
+    fmt::print("{{\"spare\":{},\"exit_code\":{},\"result\":\"{}\","
+               "\"error\":{},\"findings\":[{{\"repaired\":false,\"message\":{}}}]}}\n",
+               JsonQuote(req.spare_path), kExitProblemsLeft, Verdict(kExitProblemsLeft),
+               JsonQuote(reason), JsonQuote(reason));
+  }
+  return Fail(kCmd, reason, kExitProblemsLeft);
+}
+
 void PrintText(const CheckRequest& req, const MetadataStore& store,
                const CheckResult& result) {
   for (const Finding& f : result.findings) {
@@ -117,18 +130,25 @@ int RunCheck(const std::vector<std::string>& args) {
   CheckRequest req;
   if (auto code = ParseRequest(args, &req)) return *code;
   std::optional<uint64_t> main_bytes;
+  std::optional<MainBinding> main;
   if (req.main_path) {
     uint64_t bytes = 0;
     Status st = DeviceSize(*req.main_path, &bytes);
+    if (st.ok()) st = BindingOfMain(*req.main_path, &main.emplace());
     if (!st.ok()) return ReportCouldNotRun(req, DescribeOpenError("MAIN", *req.main_path, st));
     main_bytes = bytes;
   }
   OfflineSpare spare;
   std::string message;
-  if (!OpenOfflineSpare(req.spare_path, req.repair, &spare, &message).ok()) {
-    return ReportCouldNotRun(req, message);
+  if (Status st = OpenOfflineSpare(req.spare_path, req.repair, &spare, &message); !st.ok()) {
+    // Metadata that is there but cannot be recovered is a finding, not a
+    // check that could not run.
+    const bool examined = spare.device && MetadataStore::LooksFormatted(spare.device.get()) &&
+                          (st.IsCorruption() || st.IsInvalidArgument());
+    return examined ? ReportUnrecoverable(req, message) : ReportCouldNotRun(req, message);
   }
-  CheckResult result = CheckSpare(spare.store.get(), req.repair, main_bytes);
+  CheckResult result = CheckSpare(spare.store.get(), req.repair, main_bytes,
+                                  main ? &*main : nullptr);
   if (req.json) {
     PrintJson(req, *spare.store, result);
   } else {

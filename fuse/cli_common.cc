@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include "remapfs/main_identity.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -88,6 +90,13 @@ std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
                      st.message());
 }
 
+Status BindingOfMain(const std::string& main_path, MainBinding* out) {
+  REMAPFS_RETURN_IF_ERROR(MainIdentity(main_path, &out->id));
+  char resolved[PATH_MAX];
+  out->path = realpath(main_path.c_str(), resolved) ? resolved : main_path;
+  return Status::Ok();
+}
+
 bool SameFile(const std::string& a, const std::string& b) {
   struct stat sa {}, sb {};
   if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
@@ -146,17 +155,24 @@ Status OpenOfflineVolume(const std::string& main_path,
   REMAPFS_RETURN_IF_ERROR(OpenLockedDevice("MAIN", main_path, &main, message));
   REMAPFS_RETURN_IF_ERROR(OpenLockedDevice("SPARE", spare_path, &spare, message));
   // A read-only look first: it gives the clearest message for a wrong spare.
+  VolumeOptions volume_options;
+  Status st = BindingOfMain(main_path, &volume_options.main.emplace());
+  if (!st.ok()) {
+    *message = "cannot identify MAIN: " + st.message();
+    return st;
+  }
   MetadataOpenOptions peek_options;
   peek_options.repair = false;
   peek_options.expected_main_bytes = main->Size();
+  peek_options.expected_main = volume_options.main;
   std::unique_ptr<MetadataStore> peek;
-  Status st = MetadataStore::Open(spare.get(), peek_options, &peek);
+  st = MetadataStore::Open(spare.get(), peek_options, &peek);
   if (!st.ok()) {
     *message = DescribeMetadataError(spare_path, spare.get(), st);
     return st;
   }
   peek.reset();
-  st = Volume::Open(std::move(main), std::move(spare), out);
+  st = Volume::Open(std::move(main), std::move(spare), volume_options, out);
   if (!st.ok()) *message = "cannot open the volume: " + st.message();
   return st;
 }

@@ -87,6 +87,10 @@ std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
 std::string DescribeOpenError(std::string_view role, const std::string& path,
                               const Status& st);
 
+// MAIN's binding (metadata.h): its identity (main_identity.h) and its
+// absolute path, for recording at format and checking at mount and check.
+Status BindingOfMain(const std::string& main_path, MainBinding* out);
+
 // True when both paths name one file (same inode, or same real path).
 bool SameFile(const std::string& a, const std::string& b);
 

@@ -107,8 +107,10 @@ Status WriteMetadata(const FormatRequest& req, const FormatPlan& plan) {
   options.exclusive_lock = false;  // plan.spare_lock guards it
   std::unique_ptr<BlockDevice> device;
   REMAPFS_RETURN_IF_ERROR(OpenFileDevice(req.spare_path, options, &device));
+  MainBinding main;
+  REMAPFS_RETURN_IF_ERROR(BindingOfMain(req.main_path, &main));
   std::unique_ptr<MetadataStore> store;
-  REMAPFS_RETURN_IF_ERROR(MetadataStore::Format(device.get(), plan.geometry, &store));
+  REMAPFS_RETURN_IF_ERROR(MetadataStore::Format(device.get(), plan.geometry, main, &store));
   return device->Flush();
 }
 

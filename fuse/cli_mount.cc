@@ -47,6 +47,9 @@ Options:
                         (default 64M; 0: as fast as MAIN reads)
   --log-level LEVEL     trace, debug, info, warn or error (default info)
   --log-file PATH       log to PATH (default: stderr; syslog once daemonized)
+  --rebind              bind SPARE to this MAIN although it was formatted for
+                        another one (after a deliberate move or copy of MAIN;
+                        the size must still match)
   --help                show this help
 )";
 
@@ -161,7 +164,7 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   if (!ParseArgs(args, {{"-f"}, {"-o", true, true}, {"--name", true},
                         {"--log-level", true}, {"--log-file", true},
                         {"--direct-io", true}, {"--read-retries", true},
-                        {"--scrub-rate", true}},
+                        {"--scrub-rate", true}, {"--rebind"}},
                  &parsed, &error)) {
     return UsageError(kCmd, error);
   }
@@ -175,6 +178,7 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   req->spare_path = parsed.positionals[1];
   req->mountpoint = parsed.positionals[2];
   req->foreground = parsed.Has("-f");
+  req->volume.rebind = parsed.Has("--rebind");
   req->fuse_options = parsed.Values("-o");
   req->log_file = parsed.Value("--log-file").value_or("");
   if (auto level = parsed.Value("--log-level");
@@ -246,10 +250,15 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
 
   // The fault layer needs the sector size before the Volume exists; this
   // read-only look also yields the clearest message for a wrong spare.
+  VolumeOptions volume_options = req.volume;
+  volume_options.main.emplace();
+  st = BindingOfMain(req.main_path, &*volume_options.main);
+  if (!st.ok()) return "cannot identify MAIN: " + st.message();
   std::unique_ptr<MetadataStore> peek;
   MetadataOpenOptions peek_options;
   peek_options.repair = false;
   peek_options.expected_main_bytes = main->Size();
+  if (!req.volume.rebind) peek_options.expected_main = volume_options.main;
   st = MetadataStore::Open(spare.get(), peek_options, &peek);
   if (!st.ok()) return DescribeMetadataError(req.spare_path, spare.get(), st);
   uint32_t sector_size = peek->geometry().sector_size;
@@ -257,7 +266,7 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
 
   auto faulty = std::make_unique<FaultyDevice>(std::move(main), sector_size);
   out->main_faults = faulty.get();
-  st = Volume::Open(std::move(faulty), std::move(spare), req.volume, &out->volume);
+  st = Volume::Open(std::move(faulty), std::move(spare), volume_options, &out->volume);
   if (!st.ok()) return "cannot open the volume: " + st.message();
   return std::nullopt;
 }

@@ -31,8 +31,11 @@ struct CheckResult {
   int ExitCode() const;
 };
 
-// `main_bytes`: MAIN's actual size when known (check --main).
+// `main_bytes`, `main`: MAIN's actual size and binding when known (check
+// --main); a MAIN other than the one the spare is bound to is a problem
+// that repair leaves alone (mount --rebind is the deliberate way).
 CheckResult CheckSpare(MetadataStore* store, bool repair,
-                       std::optional<uint64_t> main_bytes);
+                       std::optional<uint64_t> main_bytes,
+                       const MainBinding* main = nullptr);
 
 }  // namespace remapfs
