@@ -54,7 +54,10 @@ std::string VolumeIdHex(const MetadataStore& store) {
 void PrintText(const std::string& path, const MetadataStore& store) {
   const Geometry& g = store.geometry();
   SlotTally tally = CountSlots(store);
-  fmt::print("spare: {}\nvolume_id: {}\n", path, VolumeIdHex(store));
+  fmt::print("spare: {}\nvolume_id: {}\nformat_version: {}\n", path, VolumeIdHex(store),
+             store.loaded_version());
+  fmt::print("main_path: {}\nmain_identity: {}\n", store.main().path.empty() ? "-" : store.main().path,
+             store.main().id.empty() ? "-" : store.main().id);
   fmt::print("sector_size: {}\nmain_sectors: {}\nspare_sectors: {}\n",
              g.sector_size, g.main_sectors, g.spare_sectors);
   fmt::print("strategy: {}\nmetadata_copies: {}\nmetadata_valid_copies: {}\n",
@@ -99,13 +102,15 @@ void PrintJson(const std::string& path, const MetadataStore& store) {
                                 e.last, JsonQuote(e.what));
   }
   fmt::print(
-      "{{\"spare\":{},\"volume_id\":\"{}\",\"sector_size\":{},"
+      "{{\"spare\":{},\"volume_id\":\"{}\",\"format_version\":{},\"main_path\":{},"
+      "\"main_identity\":{},\"sector_size\":{},"
       "\"main_sectors\":{},\"spare_sectors\":{},\"strategy\":{},"
       "\"metadata_copies\":{},\"metadata_valid_copies\":{},"
       "\"metadata_sequence\":{},\"copy_sectors\":{},\"copies\":[{}],"
       "\"reservations\":[{}],\"reserved_sectors\":{},\"spare_capacity\":{},"
       "\"spare_used\":{},\"spare_free\":{},\"remapped\":{},\"pending\":{}}}\n",
-      JsonQuote(path), VolumeIdHex(store), g.sector_size, g.main_sectors,
+      JsonQuote(path), VolumeIdHex(store), store.loaded_version(), JsonQuote(store.main().path),
+      JsonQuote(store.main().id), g.sector_size, g.main_sectors,
       g.spare_sectors, JsonQuote(StrategyName(g.placement.strategy)),
       g.placement.copy_starts.size(), store.valid_copies(), store.sequence(),
       g.placement.copy_sectors, copies, reservations,

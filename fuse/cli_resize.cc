@@ -68,6 +68,8 @@ int Check(const Request& req, BlockDevice* spare, ResizeResult* plan) {
   MetadataOpenOptions options;
   options.repair = false;
   options.expected_main_bytes = main_bytes;
+  if (Status st = BindingOfMain(req.main, &options.expected_main.emplace()); !st.ok())
+    return Refuse(st);
   std::unique_ptr<MetadataStore> store;
   if (Status st = MetadataStore::Open(spare, options, &store); !st.ok())
     return Fail(kCmd, DescribeMetadataError(req.spare, spare, st));
