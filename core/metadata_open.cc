@@ -235,7 +235,10 @@ void MetadataStore::RepairCopies() {
   for (size_t c = 0; c < reports_.size(); ++c) {
     CopyReport& r = reports_[c];
     if (held_[c] == sequence_ || !MayOverwrite(c)) continue;
-    Status st = WriteCopy(c, AllTableSectors(), /*invalidate_first=*/true);
+    // Same sequence, same table: every sector written is the one the merge
+    // took, so a crash half way leaves each sector as good as before. (No
+    // header invalidation: it could hide the last good copy of a sector.)
+    Status st = WriteCopy(c, AllTableSectors());
     if (st.ok()) held_[c] = sequence_;
     if (st.ok()) {
       spdlog::warn("metadata copy {} at spare sector {} was {} ({}); rewritten",
