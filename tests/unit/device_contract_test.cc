@@ -14,32 +14,14 @@
 #include "remapfs/block_device.h"
 #include "remapfs/fault_device.h"
 #include "remapfs/status.h"
+#include "test_util.h"
 
 using namespace remapfs;
+using remapfs::testing::ScratchDir;
 
 namespace {
 
 constexpr uint64_t kSize = 64 * 1024;
-
-// A private directory under $TMPDIR, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/remapfs-dev-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void CreateZeroFile(const std::string& path, uint64_t size) {
   int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);

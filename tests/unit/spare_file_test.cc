@@ -15,26 +15,9 @@
 #include "test_util.h"
 
 using namespace remapfs;
+using remapfs::testing::ScratchDir;
 
 namespace {
-
-class Scratch {
- public:
-  Scratch() {
-    const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/remapfs-spare-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    dir_ = tmpl;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string File(const std::string& name) const { return dir_ + "/" + name; }
-
- private:
-  std::string dir_;
-};
 
 // A sparse file of `size` bytes with `bytes` written at `offset`.
 void MakeFile(const std::string& path, uint64_t size, uint64_t offset = 0,
@@ -67,7 +50,7 @@ struct stat Stat(const std::string& path) {
 }  // namespace
 
 TEST_CASE("givenZerosAndHoles_whenSearchedForForeignData_thenNothingFound", "[spare_file]") {
-  Scratch dir;
+  ScratchDir dir;
   MakeFile(dir.File("sparse"), 64 << 20);
   MakeFile(dir.File("zeros"), 1 << 20, 4096, std::string(8192, '\0'));
   MakeFile(dir.File("empty"), 0);
@@ -79,7 +62,7 @@ TEST_CASE("givenZerosAndHoles_whenSearchedForForeignData_thenNothingFound", "[sp
 }
 
 TEST_CASE("givenOneByteAfterAHole_whenSearched_thenItsOffsetIsNamed", "[spare_file]") {
-  Scratch dir;
+  ScratchDir dir;
   const uint64_t at = (40ull << 20) + 12345;  // past a hole, mid-chunk
   MakeFile(dir.File("f"), 64 << 20, at, "x");
   std::string found;
@@ -91,7 +74,7 @@ TEST_CASE("givenOneByteAfterAHole_whenSearched_thenItsOffsetIsNamed", "[spare_fi
 }
 
 TEST_CASE("givenSignatures_whenSearched_thenLibblkidNamesThem", "[spare_file]") {
-  Scratch dir;
+  ScratchDir dir;
   // An MBR with one Linux partition, and a version-1 swap header.
   std::string mbr(512, '\0');
   const unsigned char entry[16] = {0, 0, 0, 0, 0x83, 0, 0, 0, 0, 8, 0, 0, 100, 0, 0, 0};
@@ -113,7 +96,7 @@ TEST_CASE("givenSignatures_whenSearched_thenLibblkidNamesThem", "[spare_file]") 
 
 TEST_CASE("givenSparseFileWithData_whenAllocatedLarger_thenBlocksRealAndBytesKept",
           "[spare_file]") {
-  Scratch dir;
+  ScratchDir dir;
   const std::string path = dir.File("spare");
   MakeFile(path, 1 << 20, 300000, "keep me");
   const std::string before = ReadAll(path);
@@ -130,7 +113,7 @@ TEST_CASE("givenSparseFileWithData_whenAllocatedLarger_thenBlocksRealAndBytesKep
 
 TEST_CASE("givenMoreThanTheFilesystemHolds_whenAllocated_thenNoSpaceAndFileUnchanged",
           "[spare_file]") {
-  Scratch dir;
+  ScratchDir dir;
   const std::string path = dir.File("spare");
   MakeFile(path, 1 << 20, 5, "old");
   std::string how;
@@ -145,7 +128,7 @@ TEST_CASE("givenMoreThanTheFilesystemHolds_whenAllocated_thenNoSpaceAndFileUncha
 
 TEST_CASE("givenFileWithOldHeadersEverywhere_whenZeroed_thenEveryByteZeroSizeAndBlocksKept",
           "[spare_file]") {
-  Scratch dir;
+  ScratchDir dir;
   const std::string path = dir.File("spare");
   MakeFile(path, 4 << 20, 0, "RMAPFS old header at 0");
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);

@@ -16,26 +16,9 @@
 #include "test_util.h"
 
 using namespace remapfs;
+using remapfs::testing::ScratchDir;
 
 namespace {
-
-class Scratch {
- public:
-  Scratch() {
-    const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/remapfs-open-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    dir_ = tmpl;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string File(const std::string& name) const { return dir_ + "/" + name; }
-
- private:
-  std::string dir_;
-};
 
 // A Unix socket bound at `path`; the fd stays open: the path only has to exist.
 void MakeSocket(const std::string& path) {
@@ -54,7 +37,7 @@ void MakeSocket(const std::string& path) {
 // then hangs until meson's timeout fails it.
 TEST_CASE("givenFifoSocketDirOrCharDevice_whenOpened_thenRefusedNamingWhatItIs",
           "[device]") {
-  Scratch dir;
+  ScratchDir dir;
   const std::string fifo = dir.File("fifo"), sock = dir.File("sock");
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   MakeSocket(sock);
@@ -78,7 +61,7 @@ TEST_CASE("givenFifoSocketDirOrCharDevice_whenOpened_thenRefusedNamingWhatItIs",
 }
 
 TEST_CASE("givenRegularFile_whenOpenStorageFile_thenBlockingDescriptor", "[device]") {
-  Scratch dir;
+  ScratchDir dir;
   ::close(::open(dir.File("f").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
   int fd = -1;
   REQUIRE_OK(OpenStorageFile(dir.File("f"), O_RDWR, &fd));

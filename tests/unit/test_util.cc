@@ -1,11 +1,24 @@
 #include "test_util.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 #include "remapfs/format.h"
 
 namespace remapfs::testing {
+
+ScratchDir::ScratchDir() {
+  const char* tmp = getenv("TMPDIR");
+  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/remapfs-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+  path_ = tmpl;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
 
 uint8_t PatternByte(uint64_t offset, uint64_t seed) {
   uint64_t x = offset * 0x9E3779B97F4A7C15ull + (seed + 1) * 0xD1B54A32D192ED03ull;

@@ -82,6 +82,20 @@ class CountingDevice : public BlockDevice {
   std::unique_ptr<BlockDevice> base_;
 };
 
+// A private directory under $TMPDIR, removed with everything in it.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // Deterministic pseudo-random bytes: byte `offset` of stream `seed`.
 uint8_t PatternByte(uint64_t offset, uint64_t seed);
 std::vector<uint8_t> Pattern(uint64_t offset, size_t len, uint64_t seed);
