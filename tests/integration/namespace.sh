@@ -29,7 +29,7 @@ tree() {
 
 expect_refused() {
   local what=$1; shift
-  assert_eq $EPERM "$(os_errno "$@")" "$what fails with EPERM"
+  assert_eq "$EPERM" "$(os_errno "$@")" "$what fails with EPERM"
 }
 
 check_namespace_changes() {

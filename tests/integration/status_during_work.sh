@@ -80,6 +80,8 @@ assert_views_answer() {
   for name in "${VIEWS[@]}"; do read_view "$name" "$1"; done
 }
 
+scrub_done() { [[ $(status_value "$MNT" scrub_state) == done ]]; }
+
 view_value() { sed -n "s/^$1: //p" "$TMP/view.status"; }
 
 check_long_add_bad() {
@@ -127,7 +129,7 @@ except OSError as e:
   assert_eq "20000 20000 read" "$(cat "$TMP/view.inject")" "inject lists the fault"
   resume_main
   wait "$reader" || true
-  assert_eq $EIO "$(cat "$TMP/read.errno")" "the read fails with EIO"
+  assert_eq "$EIO" "$(cat "$TMP/read.errno")" "the read fails with EIO"
   assert_eq 1 "$(status_value "$MNT" pending)" "sector 20000 pending"
   control_write "$MNT" inject "clear all"
 }
@@ -143,8 +145,7 @@ check_scrub_bisection() {
   assert_views_answer "scrub bisection"
   assert_eq running "$(sed -n 's/^state: //p' "$TMP/view.scrub")" "scrub state"
   resume_main
-  wait_until 10 eval '[[ $(status_value "$MNT" scrub_state) == done ]]' ||
-    fail "scrub not done after MAIN answered"
+  wait_until 10 scrub_done || fail "scrub not done after MAIN answered"
   assert_eq 1 "$(status_value "$MNT" scrub_found)" "scrub_found"
   assert_eq 2 "$(status_value "$MNT" pending)" "sector 30000 pending too"
   control_write "$MNT" inject "clear all"

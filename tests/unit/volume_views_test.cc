@@ -110,7 +110,7 @@ struct Views {
 };
 
 // Starts `work` on a thread, waits until it blocks at the closed `gate`
-// (after `free_reads` MAIN reads), reads every view, then opens the gate
+// (after `free_reads` reads passed it), reads every view, then opens the gate
 // and joins. No REQUIRE runs while the gate is closed, so a failing test
 // still unwinds.
 template <typename Work>
