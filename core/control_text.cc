@@ -44,6 +44,9 @@ std::string FormatStatus(const VolumeStats& s) {
   line("write_errors", s.write_errors);
   line("auto_remaps", s.auto_remaps);
   line("last_error", s.last_error);
+  line("operation", VolumeOperationName(s.operation));
+  line("operation_done", s.operation_done);
+  line("operation_total", s.operation_total);
   return out;
 }
 

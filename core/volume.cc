@@ -2,11 +2,48 @@
 // The byte-range I/O path is in volume_io.cc.
 #include "remapfs/volume.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "remapfs/spare_allocator.h"
 
 namespace remapfs {
+
+// Publishes a running AddBad/Remove for Stats(), and idle again however it
+// ends. Lives inside the operation's exclusive section, so at most one
+// exists at a time.
+class Volume::OperationScope {
+ public:
+  OperationScope(Volume* v, VolumeOperation op, uint64_t total) : v_(v) { Set(op, total); }
+  ~OperationScope() { Set(VolumeOperation::kIdle, 0); }
+  OperationScope(const OperationScope&) = delete;
+  OperationScope& operator=(const OperationScope&) = delete;
+
+  void Advance() { v_->operation_done_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  void Set(VolumeOperation op, uint64_t total) {
+    std::lock_guard view(v_->view_mu_);
+    v_->operation_ = op;
+    v_->operation_total_ = total;
+    v_->operation_done_.store(0, std::memory_order_relaxed);
+  }
+
+  Volume* const v_;
+};
+
+std::string_view VolumeOperationName(VolumeOperation op) {
+  switch (op) {
+    case VolumeOperation::kIdle:
+      return "idle";
+    case VolumeOperation::kAddBad:
+      return "add_bad";
+    case VolumeOperation::kRemove:
+      return "remove";
+  }
+  return "unknown";
+}
 
 Volume::Volume(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
                std::unique_ptr<MetadataStore> metadata)
@@ -44,6 +81,7 @@ Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevi
     v->map_[e.main_sector] = Mapping{slot, e.pending};
     v->pending_count_ += e.pending;
   }
+  v->PublishView();
   spdlog::info("volume open: {} main sectors of {} bytes, {} remapped ({} pending), "
                "metadata sequence {}, {}/{} copies valid, {} repaired",
                v->geometry().main_sectors, v->geometry().sector_size, v->map_.size(),
@@ -95,6 +133,7 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
     return Status::NoSpace("spare exhausted: " + std::to_string(needed) +
                            " sectors to remap but only " +
                            std::to_string(allocator_->free_count()) + " free");
+  OperationScope progress(this, VolumeOperation::kAddBad, needed);
   std::vector<uint64_t> slots;
   REMAPFS_RETURN_IF_ERROR(allocator_->AllocateMany(needed, &slots));
   std::vector<SlotChange> changes;
@@ -107,17 +146,26 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
       bool pending = false;
       st = CopyToSpare(s, slots[next], buf, &pending);
       changes.push_back({slots[next++], SlotEntry{true, pending, s}});
+      progress.Advance();
     }
   }
   if (st.ok()) st = spare_->Flush();  // the data is durable before the map names it
   if (st.ok()) st = metadata_->Commit(changes);
   if (!st.ok()) {
     for (uint64_t slot : slots) (void)allocator_->Free(slot);
+    PublishView();
     return st.WithContext("add_bad");
   }
+  {
+    std::lock_guard map_lock(map_mu_);
+    for (const SlotChange& c : changes) {
+      // Ascending sectors: the hint makes appending to the map O(1).
+      map_.insert_or_assign(map_.end(), c.entry.main_sector, Mapping{c.slot, c.entry.pending});
+      pending_count_ += c.entry.pending;
+    }
+  }
+  PublishView();
   for (const SlotChange& c : changes) {
-    map_[c.entry.main_sector] = Mapping{c.slot, c.entry.pending};
-    pending_count_ += c.entry.pending;
     spdlog::debug("remapped main sector {} -> spare sector {}{}", c.entry.main_sector,
                   metadata_->reservations().SlotToSector(c.slot),
                   c.entry.pending ? " (pending)" : "");
@@ -132,6 +180,9 @@ Status Volume::Remove(const std::vector<SectorRange>& input) {
   const std::vector<SectorRange> ranges = NormalizeRanges(input);
   std::unique_lock lock(table_mu_);
   const uint32_t ss = geometry().sector_size;
+  uint64_t total = 0;
+  for (const SectorRange& r : ranges) total += r.count();
+  OperationScope progress(this, VolumeOperation::kRemove, total - CountUnmapped(ranges));
   std::vector<SlotChange> changes;
   std::vector<uint8_t> buf(ss);
   for (const SectorRange& r : ranges) {
@@ -143,17 +194,27 @@ Status Volume::Remove(const std::vector<SectorRange>& input) {
         REMAPFS_RETURN_IF_ERROR(main_->Write(it->first * ss, buf.data(), ss).WithContext("remove"));
       }
       changes.push_back({it->second.slot, SlotEntry{}});
+      progress.Advance();
     }
   }
   if (changes.empty()) return Status::Ok();
   REMAPFS_RETURN_IF_ERROR(main_->Flush().WithContext("remove"));
-  REMAPFS_RETURN_IF_ERROR(metadata_->Commit(changes).WithContext("remove"));
+  if (Status st = metadata_->Commit(changes); !st.ok()) {
+    PublishView();
+    return st.WithContext("remove");
+  }
   for (const SlotChange& c : changes) (void)allocator_->Free(c.slot);
+  {
+    std::lock_guard map_lock(map_mu_);
+    for (const SectorRange& r : ranges) {
+      auto first = map_.lower_bound(r.first);
+      auto last = map_.upper_bound(r.last);
+      for (auto it = first; it != last; ++it) pending_count_ -= it->second.pending;
+      map_.erase(first, last);
+    }
+  }
+  PublishView();
   for (const SectorRange& r : ranges) {
-    auto first = map_.lower_bound(r.first);
-    auto last = map_.upper_bound(r.last);
-    for (auto it = first; it != last; ++it) pending_count_ -= it->second.pending;
-    map_.erase(first, last);
     spdlog::info("remove {}-{}: returned to main, metadata sequence {}", r.first, r.last,
                  metadata_->sequence());
   }
@@ -165,8 +226,22 @@ void Volume::SetLastError(const Status& s) {
   last_error_ = s.ToString();
 }
 
+void Volume::PublishView() {
+  TableView v;
+  v.sequence = metadata_->sequence();
+  v.valid_copies = metadata_->valid_copies();
+  v.repaired_copies = metadata_->repaired_copies();
+  v.spare_used = allocator_->used_count();
+  v.spare_free = allocator_->free_count();
+  v.remapped = map_.size() - pending_count_;
+  v.pending = pending_count_;
+  std::lock_guard view(view_mu_);
+  view_ = v;
+}
+
+// The reservations, like the geometry, are fixed for the Volume's life.
 std::vector<RemapEntry> Volume::Remaps() const {
-  std::shared_lock lock(table_mu_);
+  std::lock_guard lock(map_mu_);
   std::vector<RemapEntry> out;
   out.reserve(map_.size());
   for (const auto& [sector, m] : map_)
@@ -180,23 +255,27 @@ std::vector<Extent> Volume::Reservations() const {
 
 VolumeStats Volume::Stats() const {
   VolumeStats s;
+  const Geometry& g = geometry();
+  s.sector_size = g.sector_size;
+  s.main_sectors = g.main_sectors;
+  s.spare_sectors = g.spare_sectors;
+  s.strategy = g.placement.strategy;
+  s.metadata_copies = g.placement.copy_starts.size();
+  s.reserved_sectors = g.placement.reserved_sectors();
+  s.spare_capacity = g.spare_capacity();
   {
-    std::shared_lock lock(table_mu_);
-    const Geometry& g = geometry();
-    s.sector_size = g.sector_size;
-    s.main_sectors = g.main_sectors;
-    s.spare_sectors = g.spare_sectors;
-    s.strategy = g.placement.strategy;
-    s.metadata_copies = g.placement.copy_starts.size();
-    s.metadata_valid_copies = metadata_->valid_copies();
-    s.metadata_repaired_copies = metadata_->repaired_copies();
-    s.metadata_sequence = metadata_->sequence();
-    s.reserved_sectors = g.placement.reserved_sectors();
-    s.spare_capacity = g.spare_capacity();
-    s.spare_used = allocator_->used_count();
-    s.spare_free = allocator_->free_count();
-    s.remapped = map_.size() - pending_count_;
-    s.pending = pending_count_;
+    std::lock_guard view(view_mu_);
+    s.metadata_valid_copies = view_.valid_copies;
+    s.metadata_repaired_copies = view_.repaired_copies;
+    s.metadata_sequence = view_.sequence;
+    s.spare_used = view_.spare_used;
+    s.spare_free = view_.spare_free;
+    s.remapped = view_.remapped;
+    s.pending = view_.pending;
+    s.operation = operation_;
+    s.operation_total = operation_total_;
+    s.operation_done =
+        std::min(operation_done_.load(std::memory_order_relaxed), operation_total_);
   }
   std::lock_guard lock(stats_mu_);
   s.read_errors = read_errors_;

@@ -67,21 +67,27 @@ Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t o
 }
 
 // Commits `changes` (new remaps and pending sectors made active) after the
-// spare data they name is durable, then switches the in-memory map.
+// spare data they name is durable, then switches the in-memory map and
+// publishes the new counters for the views.
 Status Volume::CommitAndApply(const std::vector<SlotChange>& changes, size_t new_slots) {
   Status st = spare_->Flush();
   if (st.ok()) st = metadata_->Commit(changes);
   if (!st.ok()) {
     for (size_t i = changes.size() - new_slots; i < changes.size(); ++i)
       (void)allocator_->Free(changes[i].slot);
+    PublishView();  // the failed commit may have cost a metadata copy
     return st;
   }
-  for (const SlotChange& c : changes) {
-    Mapping& m = map_[c.entry.main_sector];
-    if (m.pending && !c.entry.pending) --pending_count_;
-    if (c.entry.pending && (!m.pending || m.slot != c.slot)) ++pending_count_;
-    m = Mapping{c.slot, c.entry.pending};
+  {
+    std::lock_guard map_lock(map_mu_);
+    for (const SlotChange& c : changes) {
+      Mapping& m = map_[c.entry.main_sector];
+      if (m.pending && !c.entry.pending) --pending_count_;
+      if (c.entry.pending && (!m.pending || m.slot != c.slot)) ++pending_count_;
+      m = Mapping{c.slot, c.entry.pending};
+    }
   }
+  PublishView();
   return Status::Ok();
 }
 

@@ -89,15 +89,22 @@ int Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
   return 0;
 }
 
-// Only no-op changes succeed: the disk's size is fixed, owners and modes
-// are the mount's. A shell's `>` truncates a control file to 0: allowed.
+// Only no-op changes succeed: the disk's size is fixed; owners, modes and
+// timestamps are the mount's and nothing stores another (every inode shows
+// the mount time), so chmod, chown and utime/touch fail with EPERM rather
+// than pretend. A shell's `>` truncates a control file to 0: allowed, and
+// the mtime a truncate implies is not a request to store a time.
 int Setattr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr,
             int to_set) {
+  constexpr int kTimes = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+                         FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
+                         FUSE_SET_ATTR_CTIME;
   struct stat st {};
   if (!Fs(req).Attr(ino, &st)) return -ENOENT;
   if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
     return -EPERM;
   }
+  if ((to_set & kTimes) && !(to_set & FUSE_SET_ATTR_SIZE)) return -EPERM;
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (IsDir(ino)) return -EISDIR;
     bool control_truncate = ino != kDiskIno && attr->st_size == 0;
@@ -240,6 +247,7 @@ fuse_lowlevel_ops MakeOperations() {
   ops.fsync = OpFsync;
   ops.release = OpRelease;
   ops.statfs = OpStatfs;
+  SetNamespaceRefusals(&ops);
   return ops;
 }
 

@@ -56,6 +56,10 @@ std::span<const ControlFile> ControlFiles();
 // nullptr when `ino` is not a control file.
 const ControlFile* ControlFileByIno(fuse_ino_t ino);
 
+// Sets create, mknod, mkdir, unlink, rmdir, symlink, rename and link, each
+// failing with EPERM: nothing is ever created or removed (namespace_ops.cc).
+void SetNamespaceRefusals(fuse_lowlevel_ops* ops);
+
 struct MountSettings {
   std::string disk_name;  // one path component, not "control"
   uid_t owner_uid = 0;    // the mounting user: owns every inode

@@ -4,14 +4,27 @@
 // Ownership: a Volume owns both devices and its MetadataStore.
 //
 // Thread safety: every public method may be called concurrently.
-//  - Read/Write/Sync take a shared lock on the remap table for the whole
-//    request, so a remap cannot switch a sector under an in-flight request;
-//    a request over sectors with no remap is one device call, no allocation.
-//  - AddBad/Remove, and writes that must change the table (a pending sector
-//    being rewritten), take the exclusive lock: they copy data, commit the
+//  - Read/Write/Sync take a shared lock on the remap table (table_mu_) for
+//    the whole request, so a remap cannot switch a sector under an in-flight
+//    request; a request over sectors with no remap is one device call, no
+//    allocation.
+//  - AddBad/Remove, and the failing-disk paths (a pending sector rewritten,
+//    a failed MAIN write or read being narrowed down and retried, a scrub
+//    bisection), take table_mu_ exclusively: they copy data, commit the
 //    metadata, then switch the in-memory map, with no request in flight.
+//    That may take minutes (millions of sectors, a slow disk).
+//  - The read-only views (Stats, Remaps, Reservations) never take table_mu_,
+//    so they answer while such work runs, and show the table as of the last
+//    commit. Stats reads a copy of the counters that every table change
+//    publishes under view_mu_ (a few words: never a long wait); Remaps reads
+//    the map under map_mu_, which a change takes, besides table_mu_
+//    exclusive, only for the moment it switches the map after its commit.
+//    The progress of a running AddBad/Remove is published under view_mu_.
+//    Lock order: table_mu_, map_mu_, view_mu_; stats_mu_ is taken alone or
+//    under table_mu_.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,6 +32,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "remapfs/block_device.h"
@@ -33,6 +47,11 @@ struct RemapEntry {
   uint64_t spare_sector = 0;
   bool pending = false;
 };
+
+// The long control operation a Volume is running (status `operation`).
+enum class VolumeOperation { kIdle, kAddBad, kRemove };
+// "idle", "add_bad" or "remove".
+std::string_view VolumeOperationName(VolumeOperation op);
 
 struct VolumeStats {
   uint32_t sector_size = 0;
@@ -53,6 +72,13 @@ struct VolumeStats {
   uint64_t write_errors = 0;
   uint64_t auto_remaps = 0;
   std::string last_error;  // "none" until something fails
+  // The AddBad or Remove running now (it holds the table lock, so there is
+  // at most one) and how many of the sectors it works on (those to remap,
+  // or to return) it has copied; 0 and 0 when idle. done reaches total
+  // before the final commit.
+  VolumeOperation operation = VolumeOperation::kIdle;
+  uint64_t operation_done = 0;
+  uint64_t operation_total = 0;
 };
 
 struct VolumeOptions {
@@ -117,6 +143,8 @@ class Volume {
   // Records a failure for the status `last_error` line.
   void SetLastError(const Status& s);
 
+  // The read-only views: they never wait for a table change in progress
+  // and show the table as of the last commit (see the top of this file).
   std::vector<RemapEntry> Remaps() const;  // sorted by main sector
   std::vector<Extent> Reservations() const;
   VolumeStats Stats() const;
@@ -126,6 +154,17 @@ class Volume {
     uint64_t slot;
     bool pending;
   };
+  // The counters of the table the views show, copied at each change.
+  struct TableView {
+    uint64_t sequence = 0;
+    uint32_t valid_copies = 0;
+    uint32_t repaired_copies = 0;
+    uint64_t spare_used = 0;
+    uint64_t spare_free = 0;
+    uint64_t remapped = 0;
+    uint64_t pending = 0;
+  };
+  class OperationScope;  // publishes an AddBad/Remove's progress (volume.cc)
   Volume(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
          std::unique_ptr<MetadataStore> metadata);
 
@@ -158,6 +197,10 @@ class Volume {
   Status CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf,
                      bool* pending);
   void CountError(const Status& st, bool is_write);
+  // Copies the table's counters into view_, for Stats. Called at the end
+  // of every table change (and after a failed commit, which may have cost a
+  // metadata copy) with table_mu_ held exclusively.
+  void PublishView();
 
   std::unique_ptr<BlockDevice> main_;
   std::unique_ptr<BlockDevice> spare_;
@@ -165,9 +208,22 @@ class Volume {
   std::unique_ptr<class SpareAllocator> allocator_;
   uint32_t read_retries_ = 2;
 
-  mutable std::shared_mutex table_mu_;  // guards map_, allocator_, metadata_
-  std::map<uint64_t, Mapping> map_;     // main sector -> slot
+  // Guards map_, pending_count_, allocator_ and metadata_.
+  mutable std::shared_mutex table_mu_;
+  // map_ changes only under table_mu_ exclusive plus map_mu_, so Remaps may
+  // read it under map_mu_ alone. Neither is held across device I/O.
+  mutable std::mutex map_mu_;
+  std::map<uint64_t, Mapping> map_;  // main sector -> slot
   uint64_t pending_count_ = 0;
+
+  // Guards view_ and the operation fields. Held only to copy a few words.
+  mutable std::mutex view_mu_;
+  TableView view_;
+  VolumeOperation operation_ = VolumeOperation::kIdle;
+  uint64_t operation_total_ = 0;
+  // Sectors the running operation has done; bumped without view_mu_ (one
+  // relaxed add per sector), reset under it when an operation starts/ends.
+  std::atomic<uint64_t> operation_done_{0};
 
   mutable std::mutex stats_mu_;  // guards the counters below
   uint64_t read_errors_ = 0;
