@@ -34,6 +34,7 @@ std::string FormatStatus(const VolumeStats& s) {
   line("metadata_valid_copies", s.metadata_valid_copies);
   line("metadata_repaired_copies", s.metadata_repaired_copies);
   line("metadata_sequence", s.metadata_sequence);
+  line("metadata_writes", s.metadata_commits_failing ? "refused" : "ok");
   line("reserved_sectors", s.reserved_sectors);
   line("spare_capacity", s.spare_capacity);
   line("spare_used", s.spare_used);

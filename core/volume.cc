@@ -235,6 +235,7 @@ void Volume::PublishView() {
   v.spare_free = allocator_->free_count();
   v.remapped = map_.size() - pending_count_;
   v.pending = pending_count_;
+  v.commits_failing = !metadata_->healthy();
   std::lock_guard view(view_mu_);
   view_ = v;
 }
@@ -268,6 +269,7 @@ VolumeStats Volume::Stats() const {
     s.metadata_valid_copies = view_.valid_copies;
     s.metadata_repaired_copies = view_.repaired_copies;
     s.metadata_sequence = view_.sequence;
+    s.metadata_commits_failing = view_.commits_failing;
     s.spare_used = view_.spare_used;
     s.spare_free = view_.spare_free;
     s.remapped = view_.remapped;

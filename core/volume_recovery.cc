@@ -97,6 +97,7 @@ Status Volume::WriteSlowPath(uint64_t offset, const void* buf, size_t len) {
   // next mount: the table is re-committed first, or the write is refused.
   if (!metadata_->healthy()) {
     Status st = metadata_->RewriteAll();
+    PublishView();  // a new sequence, or fewer valid copies
     if (!st.ok()) {
       st = Status::IoError("metadata commits are failing, writes are refused: " + st.message());
       CountError(st, true);

@@ -62,6 +62,10 @@ struct VolumeStats {
   uint32_t metadata_valid_copies = 0;
   uint32_t metadata_repaired_copies = 0;  // rewritten at open
   uint64_t metadata_sequence = 0;
+  // The last commit could not be written to any copy nor rolled back: the
+  // table on disk is uncertain and writes fail with EIO until a commit
+  // succeeds (MetadataStore::Commit).
+  bool metadata_commits_failing = false;
   uint64_t reserved_sectors = 0;
   uint64_t spare_capacity = 0;
   uint64_t spare_used = 0;
@@ -163,6 +167,7 @@ class Volume {
     uint64_t spare_free = 0;
     uint64_t remapped = 0;
     uint64_t pending = 0;
+    bool commits_failing = false;
   };
   class OperationScope;  // publishes an AddBad/Remove's progress (volume.cc)
   Volume(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,

@@ -61,8 +61,10 @@ expect_errno "$EIO" "add_bad with every copy failing" "$MNT/control/add_bad" <<<
 grep -q '^30 ' "$MNT/control/remaps" && fail "a failed add_bad shows in remaps"
 head -c $SECTOR /dev/urandom >"$TMP/c"
 expect_errno "$EIO" "a write while the table is uncertain" "$DISK" $((30 * SECTOR)) <"$TMP/c"
+assert_eq refused "$(status_value "$MNT" metadata_writes)" "status says writes are refused"
 fail_sectors
 expect_errno 0 "a write once the spare works again" "$DISK" $((30 * SECTOR)) <"$TMP/c"
+assert_eq ok "$(status_value "$MNT" metadata_writes)" "status says writes work again"
 sync "$DISK"
 cp "$DISK" "$TMP/served"
 cp "$MNT/control/remaps" "$TMP/remaps.served"
