@@ -8,7 +8,7 @@
 #    is refused, a `mv` of the pair is fine, `--rebind` is the deliberate way;
 #  - a spare cut short is reported truncated, never as "run format".
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-require_environment cmp dd
+require_environment cmp dd losetup
 
 MNT=$TMP/mnt
 L=17  # copy length of a 512 KiB linear spare (4 copies at 0, 256, 512, 768)
@@ -102,6 +102,24 @@ unmount_remapfs "$MNT"
 expect_cli_failure "mount the old MAIN after a rebind" \
   "$REMAPFS" mount "$TMP/moved/c.img" "$TMP/moved/c.spare" "$MNT" -f
 stderr_mentions "e\.img"
+
+say "a loop device as MAIN is known by its backing file"
+LOOP_C=$(losetup --find --show "$TMP/moved/c.img") || fail "losetup c"
+LOOP_DEVS+=("$LOOP_C")
+LOOP_D=$(losetup --find --show "$TMP/d.img") || fail "losetup d"
+LOOP_DEVS+=("$LOOP_D")
+format_volume "$LOOP_C" "$TMP/loop.spare" --spare-size 512K
+"$REMAPFS" info "$TMP/loop.spare" | grep -q "^main_identity: loop:file:ino=" ||
+  fail "loop identity not recorded: $("$REMAPFS" info "$TMP/loop.spare" | grep main_)"
+expect_cli_failure "mount another loop device with it" \
+  "$REMAPFS" mount "$LOOP_D" "$TMP/loop.spare" "$MNT" -f
+stderr_mentions "belongs to another MAIN"
+mount_remapfs "$LOOP_C" "$TMP/loop.spare" "$MNT"
+unmount_remapfs "$MNT"
+losetup -d "$LOOP_C" && LOOP_C=$(losetup --find --show "$TMP/moved/c.img") || fail "re-attach"
+LOOP_DEVS+=("$LOOP_C")
+mount_remapfs "$LOOP_C" "$TMP/loop.spare" "$MNT"  # another loop number, the same file
+unmount_remapfs "$MNT"
 
 say "a spare cut to a size that is not whole sectors is reported truncated"
 truncate -s -100 "$TMP/moved/c.spare"
