@@ -25,6 +25,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -89,6 +90,15 @@ struct VolumeOptions {
   // Extra attempts at a MAIN read that failed with EIO before its sectors
   // are declared pending.
   uint32_t read_retries = 2;
+  // How long the recovery of one failing request may take (retries and
+  // narrowing), like a drive's error recovery control: what is unresolved
+  // then becomes pending (a read) or is remapped (a write). A probe already
+  // under way is not interrupted, so a request can take one probe longer.
+  std::chrono::milliseconds error_recovery_time{5000};
+  // The smallest MAIN request the device below serves on its own: narrowing
+  // stops there. 0: the sector size. (With O_DIRECT, the alignment; a
+  // smaller write would be a read-modify-write of the whole unit.)
+  uint32_t main_io_unit = 0;
   // The MAIN being opened. When set, a spare bound to another MAIN is
   // refused; a spare with no recorded identity (format version 1) is bound
   // to this one.
