@@ -11,8 +11,7 @@
 namespace remapfs {
 
 // Publishes a running AddBad/Remove for Stats(), and idle again however it
-// ends. Lives inside the operation's exclusive section, so at most one
-// exists at a time.
+// ends. Lives under control_mu_, so at most one exists at a time.
 class Volume::OperationScope {
  public:
   OperationScope(Volume* v, VolumeOperation op, uint64_t total) : v_(v) { Set(op, total); }
@@ -74,6 +73,8 @@ Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevi
   }
   std::unique_ptr<Volume> v(new Volume(std::move(main), std::move(spare), std::move(metadata)));
   v->read_retries_ = volume_options.read_retries;
+  v->error_recovery_time_ = volume_options.error_recovery_time;
+  v->main_unit_ = std::max<uint64_t>(v->geometry().sector_size, volume_options.main_io_unit);
   for (uint64_t slot = 0; slot < v->metadata_->slot_count(); ++slot) {
     const SlotEntry e = v->metadata_->slot(slot);
     if (!e.used) continue;
@@ -120,29 +121,41 @@ Status Volume::CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>&
   return spare_->Write(SpareByteOffset(slot), buf.data(), ss);
 }
 
+// Holds the region of [ranges.front().first, ranges.back().last]
+// exclusively throughout (requests there wait: a write landing between the
+// copy and the commit would be lost), and table_mu_ only to decide and
+// allocate, then to commit: the copy itself, MAIN I/O that may be slow on a
+// dying disk, runs without it.
 Status Volume::AddBad(const std::vector<SectorRange>& input) {
   const std::vector<SectorRange> ranges = NormalizeRanges(input);
-  std::unique_lock lock(table_mu_);
   for (const SectorRange& r : ranges)
     if (r.first > r.last || r.last >= geometry().main_sectors)
       return Status::InvalidArgument("sectors " + std::to_string(r.first) + "-" +
                                      std::to_string(r.last) + " are outside MAIN");
-  const uint64_t needed = CountUnmapped(ranges);
-  if (needed == 0) return Status::Ok();
-  if (needed > allocator_->free_count())
-    return Status::NoSpace("spare exhausted: " + std::to_string(needed) +
-                           " sectors to remap but only " +
-                           std::to_string(allocator_->free_count()) + " free");
-  OperationScope progress(this, VolumeOperation::kAddBad, needed);
+  if (ranges.empty()) return Status::Ok();
+  std::lock_guard one_at_a_time(control_mu_);
+  auto region = sector_locks_.Lock(ranges.front().first, ranges.back().last,
+                                   BlockRangeLock::Mode::kExclusive);
   std::vector<uint64_t> slots;
-  REMAPFS_RETURN_IF_ERROR(allocator_->AllocateMany(needed, &slots));
+  {
+    std::unique_lock lock(table_mu_);
+    const uint64_t needed = CountUnmapped(ranges);
+    if (needed == 0) return Status::Ok();
+    if (needed > allocator_->free_count())
+      return Status::NoSpace("spare exhausted: " + std::to_string(needed) +
+                             " sectors to remap but only " +
+                             std::to_string(allocator_->free_count()) + " free");
+    REMAPFS_RETURN_IF_ERROR(allocator_->AllocateMany(needed, &slots));
+  }
+  OperationScope progress(this, VolumeOperation::kAddBad, slots.size());
   std::vector<SlotChange> changes;
+  changes.reserve(slots.size());
   std::vector<uint8_t> buf(geometry().sector_size);
   Status st;
   size_t next = 0;
   for (const SectorRange& r : ranges) {
     for (uint64_t s = r.first; s <= r.last && st.ok(); ++s) {
-      if (map_.count(s)) continue;
+      if (IsMapped(s)) continue;  // fixed: the region is ours
       bool pending = false;
       st = CopyToSpare(s, slots[next], buf, &pending);
       changes.push_back({slots[next++], SlotEntry{true, pending, s}});
@@ -150,6 +163,7 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
     }
   }
   if (st.ok()) st = spare_->Flush();  // the data is durable before the map names it
+  std::unique_lock lock(table_mu_);
   if (st.ok()) st = metadata_->Commit(changes);
   if (!st.ok()) {
     for (uint64_t slot : slots) (void)allocator_->Free(slot);
@@ -176,29 +190,42 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
   return Status::Ok();
 }
 
+bool Volume::IsMapped(uint64_t sector) const {
+  std::shared_lock lock(table_mu_);
+  return map_.count(sector) != 0;
+}
+
+// Locking as AddBad: the region throughout, table_mu_ to look and to commit.
 Status Volume::Remove(const std::vector<SectorRange>& input) {
   const std::vector<SectorRange> ranges = NormalizeRanges(input);
-  std::unique_lock lock(table_mu_);
+  if (ranges.empty()) return Status::Ok();
+  std::lock_guard one_at_a_time(control_mu_);
+  auto region = sector_locks_.Lock(ranges.front().first, ranges.back().last,
+                                   BlockRangeLock::Mode::kExclusive);
   const uint32_t ss = geometry().sector_size;
-  uint64_t total = 0;
-  for (const SectorRange& r : ranges) total += r.count();
-  OperationScope progress(this, VolumeOperation::kRemove, total - CountUnmapped(ranges));
+  std::vector<RemapEntry> remapped;  // spare_sector holds the slot here
+  {
+    std::shared_lock lock(table_mu_);
+    for (const SectorRange& r : ranges)
+      for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it)
+        remapped.push_back({it->first, it->second.slot, it->second.pending});
+  }
+  if (remapped.empty()) return Status::Ok();
+  OperationScope progress(this, VolumeOperation::kRemove, remapped.size());
   std::vector<SlotChange> changes;
   std::vector<uint8_t> buf(ss);
-  for (const SectorRange& r : ranges) {
-    for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it) {
-      // A pending sector has no data worth copying: MAIN keeps what it has.
-      if (!it->second.pending) {
-        REMAPFS_RETURN_IF_ERROR(spare_->Read(SpareByteOffset(it->second.slot), buf.data(), ss)
-                                    .WithContext("remove"));
-        REMAPFS_RETURN_IF_ERROR(main_->Write(it->first * ss, buf.data(), ss).WithContext("remove"));
-      }
-      changes.push_back({it->second.slot, SlotEntry{}});
-      progress.Advance();
+  for (const RemapEntry& e : remapped) {
+    // A pending sector has no data worth copying: MAIN keeps what it has.
+    if (!e.pending) {
+      REMAPFS_RETURN_IF_ERROR(spare_->Read(SpareByteOffset(e.spare_sector), buf.data(), ss)
+                                  .WithContext("remove"));
+      REMAPFS_RETURN_IF_ERROR(main_->Write(e.main_sector * ss, buf.data(), ss).WithContext("remove"));
     }
+    changes.push_back({e.spare_sector, SlotEntry{}});
+    progress.Advance();
   }
-  if (changes.empty()) return Status::Ok();
   REMAPFS_RETURN_IF_ERROR(main_->Flush().WithContext("remove"));
+  std::unique_lock lock(table_mu_);
   if (Status st = metadata_->Commit(changes); !st.ok()) {
     PublishView();
     return st.WithContext("remove");
@@ -206,11 +233,9 @@ Status Volume::Remove(const std::vector<SectorRange>& input) {
   for (const SlotChange& c : changes) (void)allocator_->Free(c.slot);
   {
     std::lock_guard map_lock(map_mu_);
-    for (const SectorRange& r : ranges) {
-      auto first = map_.lower_bound(r.first);
-      auto last = map_.upper_bound(r.last);
-      for (auto it = first; it != last; ++it) pending_count_ -= it->second.pending;
-      map_.erase(first, last);
+    for (const RemapEntry& e : remapped) {
+      pending_count_ -= e.pending;
+      map_.erase(e.main_sector);
     }
   }
   PublishView();

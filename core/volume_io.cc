@@ -1,6 +1,7 @@
-// Volume: the byte-range I/O fast path. Requests take table_mu_ shared; a
-// request that meets a failing MAIN sector or a pending sector moves to the
-// exclusive slow path in volume_recovery.cc.
+// Volume: the byte-range I/O fast path. A request holds its sectors' region
+// shared, then table_mu_ shared; one that meets a failing MAIN sector or a
+// pending sector lets both go and moves to the recovery in
+// volume_recovery.cc, which takes its region exclusively.
 #include <spdlog/spdlog.h>
 
 #include "remapfs/volume.h"
@@ -47,7 +48,10 @@ Status Volume::Read(uint64_t offset, void* buf, size_t len) {
   if (offset > size_bytes() || len > size_bytes() - offset)
     return Status::InvalidArgument("read past the end of the volume");
   if (len == 0) return Status::Ok();
+  const uint64_t ss = geometry().sector_size;
   {
+    auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
+                                     BlockRangeLock::Mode::kShared);
     std::shared_lock lock(table_mu_);
     if (RangeHasPending(offset, len))
       return Status::IoError("read of a pending sector (unreadable until rewritten)");
@@ -57,15 +61,19 @@ Status Volume::Read(uint64_t offset, void* buf, size_t len) {
       CountError(st, false);
       return st;
     }
+    CountError(st, false);
   }
-  return ReadAfterMediaError(offset, buf, len);
+  return RecoverRead(offset, buf, len);
 }
 
 Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
   if (offset > size_bytes() || len > size_bytes() - offset)
     return Status::NoSpace("write past the end of the volume");
   if (len == 0) return Status::Ok();
+  const uint64_t ss = geometry().sector_size;
   {
+    auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
+                                     BlockRangeLock::Mode::kShared);
     std::shared_lock lock(table_mu_);
     // After a commit whose outcome on disk is unknown, the slow path must
     // first make the table certain again (MetadataStore::Commit).
@@ -76,9 +84,10 @@ Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
         CountError(st, true);
         return st;
       }
+      CountError(st, true);
     }
   }
-  return WriteSlowPath(offset, buf, len);
+  return RecoverWrite(offset, buf, len);
 }
 
 // A failed flush is a writeback error of earlier writes (with buffered I/O

@@ -1,55 +1,49 @@
 // Volume: what a good drive does when MAIN fails under a request.
 //
-//  - A write whose MAIN I/O fails with EIO is redone sector by sector under
-//    the exclusive lock; each sector that still fails is remapped, its data
-//    lands on the spare, the remap is committed, and only then does the
-//    write succeed. With the spare exhausted the write fails with EIO.
-//  - A read whose MAIN I/O fails is retried; if it still fails, the failing
-//    sectors are found sector by sector and become pending (a spare slot
-//    whose content is unknown), committed so they survive a remount. The
-//    read fails with EIO; the sectors read EIO until rewritten.
+//  - A write whose MAIN I/O fails with EIO is narrowed to the units that
+//    fail (volume_narrow.cc); their sectors are remapped, the data lands on
+//    the spare, the remap is committed, and only then does the write
+//    succeed. With the spare exhausted the write fails with EIO.
+//  - A read whose MAIN I/O fails is narrowed, and each failing unit retried;
+//    the sectors that still fail become pending (a spare slot whose content
+//    is unknown), committed so they survive a remount. The read fails with
+//    EIO; the sectors read EIO until rewritten.
 //  - A write that fully covers a pending sector makes it active again.
 //  - After a metadata commit whose outcome is unknown (metadata.h), every
 //    write comes here and is refused until the table is re-committed.
 // A drive never invents data: no path here fills a sector with zeros.
+//
+// Locking: recovery holds the request's region of sector_locks_
+// exclusively, so requests over the same sectors wait for it (and then fail
+// fast on what became pending), and a second recovery of them waits and
+// finds the work done. It takes table_mu_ only to look at the map, to
+// allocate and to commit: never across I/O to MAIN, so a slow bad sector
+// stalls nothing but the requests that touch it. error_recovery_time bounds
+// the narrowing and the retries.
 #include <spdlog/spdlog.h>
 
 #include "remapfs/spare_allocator.h"
 #include "remapfs/volume.h"
-#include "volume_split.h"
 
 namespace remapfs {
 
-// Writes [at, at+n) of MAIN one sector piece at a time, collecting the
-// sectors whose write fails with EIO. Other errors stop it.
-Status Volume::WriteMainBySector(uint64_t at, const uint8_t* data, size_t n,
-                                 std::vector<uint64_t>* failed) {
-  const uint64_t ss = geometry().sector_size;
-  for (uint64_t pos = at; pos < at + n;) {
-    const uint64_t piece_end = std::min(at + n, (pos / ss + 1) * ss);
-    Status st = main_->Write(pos, data + (pos - at), piece_end - pos);
-    if (!st.ok()) {
-      if (!IsMediaError(st)) return st;
-      CountError(st, true);
-      failed->push_back(pos / ss);
-    }
-    pos = piece_end;
-  }
-  return Status::Ok();
-}
-
 // Puts the request's bytes for each failed sector on a fresh spare slot.
 // A sector the request covers only partly is completed from MAIN's old
-// content; if that cannot be read either, the write fails.
+// content; if that cannot be read either, the write fails. Takes table_mu_
+// only to allocate (and to give the slots back on failure).
 Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t offset,
                                  const uint8_t* data, size_t len,
                                  std::vector<SlotChange>* changes) {
   const uint64_t ss = geometry().sector_size;
   std::vector<uint64_t> slots;
-  Status st = allocator_->AllocateMany(failed.size(), &slots);
-  if (!st.ok())
-    return Status::IoError("write failed on MAIN and the spare is exhausted: " + st.message());
+  {
+    std::unique_lock lock(table_mu_);
+    Status st = allocator_->AllocateMany(failed.size(), &slots);
+    if (!st.ok())
+      return Status::IoError("write failed on MAIN and the spare is exhausted: " + st.message());
+  }
   std::vector<uint8_t> sector(ss);
+  Status st;
   for (size_t i = 0; i < failed.size() && st.ok(); ++i) {
     const uint64_t start = failed[i] * ss;
     if (start < offset || start + ss > offset + len)
@@ -60,6 +54,7 @@ Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t o
     changes->push_back({slots[i], SlotEntry{true, false, failed[i]}});
   }
   if (!st.ok()) {
+    std::unique_lock lock(table_mu_);
     for (uint64_t slot : slots) (void)allocator_->Free(slot);
     return st.WithContext("remapping a failed write");
   }
@@ -68,7 +63,8 @@ Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t o
 
 // Commits `changes` (new remaps and pending sectors made active) after the
 // spare data they name is durable, then switches the in-memory map and
-// publishes the new counters for the views.
+// publishes the new counters for the views. Caller holds table_mu_
+// exclusively (and the changed sectors' region).
 Status Volume::CommitAndApply(const std::vector<SlotChange>& changes, size_t new_slots) {
   Status st = spare_->Flush();
   if (st.ok()) st = metadata_->Commit(changes);
@@ -91,38 +87,59 @@ Status Volume::CommitAndApply(const std::vector<SlotChange>& changes, size_t new
   return Status::Ok();
 }
 
-Status Volume::WriteSlowPath(uint64_t offset, const void* buf, size_t len) {
+// Under the table lock, briefly: makes the table certain again if a commit
+// left it uncertain, and lists the pending sectors the write reactivates
+// (a partial write to one fails: its other bytes are unknown).
+Status Volume::PrepareRecoveredWrite(uint64_t offset, size_t len,
+                                     std::vector<SlotChange>* changes,
+                                     std::vector<Run>* runs) {
   std::unique_lock lock(table_mu_);
-  // A write under a table whose on-disk state is unknown could vanish at the
-  // next mount: the table is re-committed first, or the write is refused.
   if (!metadata_->healthy()) {
     Status st = metadata_->RewriteAll();
     PublishView();  // a new sequence, or fewer valid copies
-    if (!st.ok()) {
-      st = Status::IoError("metadata commits are failing, writes are refused: " + st.message());
-      CountError(st, true);
-      return st;
-    }
+    if (!st.ok())
+      return Status::IoError("metadata commits are failing, writes are refused: " + st.message());
   }
   const uint64_t ss = geometry().sector_size;
-  const auto* in = static_cast<const uint8_t*>(buf);
-  std::vector<SlotChange> changes;
   for (auto it = map_.lower_bound(offset / ss);
        it != map_.end() && it->first <= (offset + len - 1) / ss; ++it) {
     if (!it->second.pending) continue;
     if (it->first * ss < offset || (it->first + 1) * ss > offset + len)
       return Status::IoError("partial write to pending sector " + std::to_string(it->first));
-    changes.push_back({it->second.slot, SlotEntry{true, false, it->first}});
+    changes->push_back({it->second.slot, SlotEntry{true, false, it->first}});
   }
-  std::vector<uint64_t> failed;
-  Status st = ForEachRun(offset, len, [&](BlockDevice& dev, uint64_t at, size_t pos, size_t n) {
-    if (&dev != main_.get()) return dev.Write(at, in + pos, n);
-    Status whole = dev.Write(at, in + pos, n);
-    return whole.ok() || !IsMediaError(whole) ? whole
-                                              : WriteMainBySector(at, in + pos, n, &failed);
-  });
+  *runs = SnapshotRuns(offset, len);
+  return Status::Ok();
+}
+
+Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len) {
+  const uint64_t ss = geometry().sector_size;
+  auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
+                                   BlockRangeLock::Mode::kExclusive);
+  const auto* in = static_cast<const uint8_t*>(buf);
+  std::vector<SlotChange> changes;
+  std::vector<Run> runs;
+  Status st = PrepareRecoveredWrite(offset, len, &changes, &runs);
+  Narrowing n(true, const_cast<uint8_t*>(in), offset, Clock::now() + error_recovery_time_);
+  for (const Run& r : runs) {
+    if (!st.ok()) break;
+    if (!r.on_main) {
+      st = spare_->Write(r.at, in + r.pos, r.len);
+    } else if (Status whole = main_->Write(r.at, in + r.pos, r.len); !whole.ok()) {
+      if (!IsMediaError(whole)) st = whole;
+      if (IsMediaError(whole)) CountError(whole, true);
+      if (st.ok()) NarrowKnownBad(n, r.at, r.at + r.len, true);
+      if (st.ok()) st = n.hard;
+    }
+  }
+  // What failed, and what the deadline left untried, goes to the spare.
+  n.bad.insert(n.bad.end(), n.unresolved.begin(), n.unresolved.end());
+  const std::vector<uint64_t> failed = SectorsOf(n.bad);
   if (st.ok() && !failed.empty()) st = RemapFailedWrites(failed, offset, in, len, &changes);
-  if (st.ok() && !changes.empty()) st = CommitAndApply(changes, failed.size());
+  if (st.ok() && !changes.empty()) {
+    std::unique_lock lock(table_mu_);
+    st = CommitAndApply(changes, failed.size());
+  }
   if (!st.ok()) {
     CountError(st, true);
     return st;
@@ -135,55 +152,65 @@ Status Volume::WriteSlowPath(uint64_t offset, const void* buf, size_t len) {
   return Status::Ok();
 }
 
-// Reads MAIN runs of [offset, offset+len) sector by sector and returns the
-// sectors that fail with EIO.
-Status Volume::FindUnreadableSectors(uint64_t offset, size_t len,
-                                     std::vector<uint64_t>* failed) const {
-  const uint64_t ss = geometry().sector_size;
-  std::vector<uint8_t> sector(ss);
-  return ForEachRun(offset, len, [&](BlockDevice& dev, uint64_t at, size_t, size_t n) {
-    if (&dev != main_.get()) return Status::Ok();
-    for (uint64_t s = at / ss; s * ss < at + n; ++s) {
-      Status st = dev.Read(s * ss, sector.data(), ss);
-      if (!st.ok() && !IsMediaError(st)) return st;
-      if (!st.ok()) failed->push_back(s);
-    }
-    return Status::Ok();
-  });
-}
-
-Status Volume::ReadAfterMediaError(uint64_t offset, void* buf, size_t len) {
-  for (uint32_t attempt = 0; attempt < read_retries_; ++attempt) {
-    std::shared_lock lock(table_mu_);
-    if (RangeHasPending(offset, len)) break;
-    if (ReadRuns(offset, buf, len).ok()) return Status::Ok();
-  }
+// Records `failed` as pending (their data is unknown): reads of them fail
+// until they are written again. Best effort: the read fails either way.
+void Volume::MarkPending(const std::vector<uint64_t>& failed) {
   std::unique_lock lock(table_mu_);
-  std::vector<uint64_t> failed;
-  Status st = FindUnreadableSectors(offset, len, &failed);
-  if (!st.ok() || failed.empty()) {
-    // Gone away meanwhile, or a sector turned pending under another request.
-    if (st.ok()) st = RangeHasPending(offset, len) ? Status::IoError("read of a pending sector")
-                                                   : ReadRuns(offset, buf, len);
-    if (!st.ok()) CountError(st, false);
-    return st;
-  }
-  const Status eio = Status::IoError("main sector " + std::to_string(failed.front()) +
-                                     " is unreadable; marked pending until rewritten");
-  for (size_t i = 0; i < failed.size(); ++i) CountError(eio, false);
   std::vector<uint64_t> slots;
   if (!allocator_->AllocateMany(failed.size(), &slots).ok()) {
     spdlog::error("main sector {} unreadable and the spare is exhausted: cannot record it "
                   "as pending", failed.front());
-    return eio;
+    return;
   }
   std::vector<SlotChange> changes;
   for (size_t i = 0; i < failed.size(); ++i)
     changes.push_back({slots[i], SlotEntry{true, true, failed[i]}});
-  st = CommitAndApply(changes, changes.size());
+  Status st = CommitAndApply(changes, changes.size());
   if (!st.ok()) spdlog::error("could not record pending sectors: {}", st.ToString());
   for (uint64_t s : failed) spdlog::warn("main sector {} unreadable; now pending", s);
-  return eio;
+}
+
+Status Volume::RecoverRead(uint64_t offset, void* buf, size_t len) {
+  const uint64_t ss = geometry().sector_size;
+  auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
+                                   BlockRangeLock::Mode::kExclusive);
+  auto* out = static_cast<uint8_t*>(buf);
+  std::vector<Run> runs;
+  {
+    std::shared_lock lock(table_mu_);
+    // A recovery of these sectors that ran while we waited decided already.
+    if (RangeHasPending(offset, len)) {
+      Status st = Status::IoError("read of a pending sector (unreadable until rewritten)");
+      CountError(st, false);
+      return st;
+    }
+    runs = SnapshotRuns(offset, len);
+  }
+  Narrowing n(false, out, offset, Clock::now() + error_recovery_time_);
+  Status st;
+  for (const Run& r : runs) {
+    if (!st.ok()) break;
+    if (!r.on_main) {
+      st = spare_->Read(r.at, out + r.pos, r.len);
+    } else if (Status whole = main_->Read(r.at, out + r.pos, r.len); !whole.ok()) {
+      if (!IsMediaError(whole)) st = whole;
+      if (st.ok()) CountError(whole, false);
+      if (st.ok()) NarrowKnownBad(n, r.at, r.at + r.len, true);
+      if (st.ok()) st = n.hard;
+    }
+  }
+  if (st.ok()) RetryBadReads(n, read_retries_);
+  if (st.ok()) st = n.hard;
+  if (!st.ok()) {
+    CountError(st, false);
+    return st;
+  }
+  n.bad.insert(n.bad.end(), n.unresolved.begin(), n.unresolved.end());
+  const std::vector<uint64_t> failed = SectorsOf(n.bad);
+  if (failed.empty()) return Status::Ok();  // a retry read everything
+  MarkPending(failed);
+  return Status::IoError("main sector " + std::to_string(failed.front()) +
+                         " is unreadable; marked pending until rewritten");
 }
 
 }  // namespace remapfs

@@ -1,12 +1,14 @@
 // Volume::ScrubRange: one step of a surface scan of MAIN.
 //
-// The range is read from MAIN in one request under the shared lock, so a
-// healthy range costs one read and never blocks foreground I/O. A range that
-// fails is bisected under the exclusive lock down to the failing sectors
-// (O(k log n) reads for k bad sectors in n). Each failing sector that is not
-// yet remapped is retried: one that reads after a retry is weak and is
-// remapped with its data (a drive's proactive reallocation); one that never
-// reads becomes pending. All of it lands in a single commit.
+// The range is read from MAIN in one request with its region held shared,
+// so a healthy range costs one read and never blocks foreground I/O. A range
+// that fails is narrowed with its region held exclusively (requests over it
+// wait; the rest of the disk does not), within error_recovery_time, by the
+// same narrowing as a failing request (volume_narrow.cc). A failing unit
+// that reads after a retry is weak and is remapped with its data (a drive's
+// proactive reallocation); one that never reads becomes pending. What the
+// deadline left untried stays as it is, for the next scan. All of it lands
+// in a single commit.
 #include <spdlog/spdlog.h>
 
 #include "remapfs/spare_allocator.h"
@@ -15,21 +17,39 @@
 
 namespace remapfs {
 
-// Appends to `failed` every sector of [first, first+count) whose MAIN read
-// fails with EIO, reading halves only where the whole failed.
-Status Volume::BisectUnreadable(uint64_t first, uint64_t count, std::vector<uint8_t>& buf,
-                                std::vector<uint64_t>* failed) const {
+// Reads only MAIN's runs: a remapped sector's MAIN copy is moot, and
+// re-reading a known-bad one would send every scan to the slow path.
+Status Volume::ReadMainRuns(const std::vector<Run>& runs, uint8_t* buf) {
+  for (const Run& r : runs)
+    if (r.on_main) REMAPFS_RETURN_IF_ERROR(main_->Read(r.at, buf + r.pos, r.len));
+  return Status::Ok();
+}
+
+// The changes for what narrowing found: weak sectors remapped with the data
+// they gave, bad ones pending; sectors already remapped are skipped.
+Status Volume::ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes) {
   const uint64_t ss = geometry().sector_size;
-  Status st = main_->Read(first * ss, buf.data(), count * ss);
-  if (st.ok()) return st;
-  if (!IsMediaError(st)) return st;
-  if (count == 1) {
-    failed->push_back(first);
-    return Status::Ok();
+  std::vector<std::pair<uint64_t, bool>> found;  // sector, weak
+  for (uint64_t s : SectorsOf(n.weak)) found.push_back({s, true});
+  for (uint64_t s : SectorsOf(n.bad)) found.push_back({s, false});
+  Status st;
+  for (const auto& [sector, weak] : found) {
+    uint64_t slot = 0;
+    {
+      std::unique_lock lock(table_mu_);
+      if (map_.count(sector)) continue;  // already on the spare: MAIN is moot
+      if (!allocator_->Allocate(&slot).ok()) {
+        st = Status::NoSpace("scrub: spare exhausted at main sector " + std::to_string(sector));
+        break;  // what was found so far is still committed
+      }
+    }
+    changes->push_back({slot, SlotEntry{true, !weak, sector}});
+    if (weak) {
+      Status written = spare_->Write(SpareByteOffset(slot), n.data + (sector * ss - n.base), ss);
+      if (!written.ok()) return written;
+    }
   }
-  const uint64_t half = count / 2;
-  REMAPFS_RETURN_IF_ERROR(BisectUnreadable(first, half, buf, failed));
-  return BisectUnreadable(first + half, count - half, buf, failed);
+  return st;
 }
 
 Status Volume::ScrubRange(uint64_t first, uint64_t count, ScrubFindings* findings) {
@@ -38,43 +58,39 @@ Status Volume::ScrubRange(uint64_t first, uint64_t count, ScrubFindings* finding
     return Status::InvalidArgument("scrub range outside MAIN");
   std::vector<uint8_t> buf(count * ss);
   {
-    // Only MAIN's runs are read: a remapped sector's MAIN copy is moot, and
-    // re-reading a known-bad one would send every scan to the slow path.
-    std::shared_lock lock(table_mu_);
-    Status st = ForEachRun(first * ss, count * ss,
-                           [&](BlockDevice& dev, uint64_t at, size_t pos, size_t n) {
-                             return &dev == main_.get() ? dev.Read(at, buf.data() + pos, n)
-                                                        : Status::Ok();
-                           });
+    auto region = sector_locks_.Lock(first, first + count - 1, BlockRangeLock::Mode::kShared);
+    std::vector<Run> runs;
+    {
+      std::shared_lock lock(table_mu_);
+      runs = SnapshotRuns(first * ss, count * ss);
+    }
+    Status st = ReadMainRuns(runs, buf.data());
     if (st.ok() || !IsMediaError(st)) return st;
   }
-  std::unique_lock lock(table_mu_);
-  std::vector<uint64_t> failed;
-  REMAPFS_RETURN_IF_ERROR(BisectUnreadable(first, count, buf, &failed));
-  std::vector<SlotChange> changes;
-  Status st;
-  for (uint64_t sector : failed) {
-    if (map_.count(sector)) continue;  // already on the spare: MAIN is moot
-    bool weak = false;
-    for (uint32_t attempt = 0; attempt < read_retries_ && !weak; ++attempt)
-      weak = main_->Read(sector * ss, buf.data(), ss).ok();
-    uint64_t slot = 0;
-    if (!allocator_->Allocate(&slot).ok()) {
-      st = Status::NoSpace("scrub: spare exhausted at main sector " + std::to_string(sector));
-      break;  // what was found so far is still committed below
-    }
-    changes.push_back({slot, SlotEntry{true, !weak, sector}});
-    if (weak) st = spare_->Write(SpareByteOffset(slot), buf.data(), ss);
-    if (!st.ok()) {
-      for (const SlotChange& c : changes) (void)allocator_->Free(c.slot);
-      return st;
-    }
+  auto region = sector_locks_.Lock(first, first + count - 1, BlockRangeLock::Mode::kExclusive);
+  std::vector<Run> runs;
+  {
+    std::shared_lock lock(table_mu_);
+    runs = SnapshotRuns(first * ss, count * ss);
   }
+  Narrowing n(false, buf.data(), first * ss, Clock::now() + error_recovery_time_);
+  for (const Run& r : runs) {
+    if (!r.on_main) continue;
+    if (ProbeMain(n, r.at, r.at + r.len) == ProbeResult::kBad)
+      NarrowKnownBad(n, r.at, r.at + r.len, true);
+  }
+  if (n.hard.ok()) RetryBadReads(n, read_retries_);
+  if (!n.hard.ok()) return n.hard;
+  std::vector<SlotChange> changes;
+  Status st = ScrubChanges(n, &changes);
   if (!changes.empty()) {
+    std::unique_lock lock(table_mu_);
     Status committed = CommitAndApply(changes, changes.size());
     if (!committed.ok()) return committed;
     std::lock_guard stats(stats_mu_);
     read_errors_ += changes.size();
+  } else if (!st.ok()) {
+    return st;
   }
   for (const SlotChange& c : changes) {
     (c.entry.pending ? findings->pending : findings->remapped)++;

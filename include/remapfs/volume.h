@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "remapfs/block_device.h"
+#include "remapfs/block_range_lock.h"
 #include "remapfs/metadata.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/status.h"
@@ -191,24 +192,57 @@ class Volume {
   Status ReadRuns(uint64_t offset, void* buf, size_t len) const;
   Status WriteRuns(uint64_t offset, const void* buf, size_t len);
   static bool IsMediaError(const Status& st);
-  // The failing-disk paths (volume_recovery.cc); exclusive lock.
-  Status WriteSlowPath(uint64_t offset, const void* buf, size_t len);
-  Status ReadAfterMediaError(uint64_t offset, void* buf, size_t len);
-  Status WriteMainBySector(uint64_t at, const uint8_t* data, size_t n,
-                           std::vector<uint64_t>* failed);
+
+  // The failing-disk paths (volume_recovery.cc, volume_narrow.cc). Each
+  // holds its request's region of sector_locks_ exclusively, and table_mu_
+  // only briefly, never across MAIN I/O.
+  using Clock = std::chrono::steady_clock;
+  struct ByteRange {
+    uint64_t begin, end;  // device bytes [begin, end)
+  };
+  // One device run of a request, as ForEachRun cuts it.
+  struct Run {
+    bool on_main;
+    uint64_t at;  // device byte offset
+    size_t pos;   // offset in the request's buffer
+    size_t len;
+  };
+  // The narrowing of one failing request on MAIN.
+  struct Narrowing {
+    Narrowing(bool w, uint8_t* d, uint64_t b, Clock::time_point dl)
+        : write(w), data(d), base(b), deadline(dl) {}
+    bool write;
+    uint8_t* data;  // the request's buffer (written from, or read into)
+    uint64_t base;  // the MAIN byte offset of data[0]
+    Clock::time_point deadline;
+    std::vector<ByteRange> bad;         // units that failed on their own
+    std::vector<ByteRange> weak;        // reads that worked on a retry
+    std::vector<ByteRange> unresolved;  // not tried before the deadline
+    Status hard;                        // a failure other than EIO: stop
+  };
+  enum class ProbeResult { kOk, kBad, kSkipped };
+  ProbeResult ProbeMain(Narrowing& n, uint64_t begin, uint64_t end);
+  void NarrowKnownBad(Narrowing& n, uint64_t begin, uint64_t end, bool probed);
+  void RetryBadReads(Narrowing& n, uint32_t retries);
+  std::vector<uint64_t> SectorsOf(const std::vector<ByteRange>& ranges) const;
+  std::vector<Run> SnapshotRuns(uint64_t offset, size_t len) const;
+  Status RecoverWrite(uint64_t offset, const void* buf, size_t len);
+  Status PrepareRecoveredWrite(uint64_t offset, size_t len, std::vector<SlotChange>* changes,
+                               std::vector<Run>* runs);
+  Status RecoverRead(uint64_t offset, void* buf, size_t len);
+  void MarkPending(const std::vector<uint64_t>& failed);
+  Status ReadMainRuns(const std::vector<Run>& runs, uint8_t* buf);
+  Status ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes);
   Status RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t offset,
                            const uint8_t* data, size_t len,
                            std::vector<SlotChange>* changes);
-  Status BisectUnreadable(uint64_t first, uint64_t count, std::vector<uint8_t>& buf,
-                          std::vector<uint64_t>* failed) const;
-  Status FindUnreadableSectors(uint64_t offset, size_t len,
-                               std::vector<uint64_t>* failed) const;
   // The last `new_slots` changes use freshly allocated slots, released
   // again if the commit fails.
   Status CommitAndApply(const std::vector<SlotChange>& changes, size_t new_slots);
   bool RangeHasPending(uint64_t offset, size_t len) const;
   uint64_t SpareByteOffset(uint64_t slot) const;
   uint64_t CountUnmapped(const std::vector<SectorRange>& ranges) const;
+  bool IsMapped(uint64_t sector) const;  // takes table_mu_ shared
   Status CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf,
                      bool* pending);
   void CountError(const Status& st, bool is_write);
@@ -222,6 +256,19 @@ class Volume {
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<class SpareAllocator> allocator_;
   uint32_t read_retries_ = 2;
+  std::chrono::milliseconds error_recovery_time_{5000};
+  uint64_t main_unit_ = 512;  // narrowing stops here (VolumeOptions::main_io_unit)
+
+  // Regions of main sectors. Every request holds its sectors shared; every
+  // change of a sector's mapping (a recovery, add_bad, remove, a scrub
+  // finding) holds it exclusively, from the first look at the sector to the
+  // commit. So requests over a sector being recovered wait for the
+  // recovery, and the map of a region under change is fixed without
+  // table_mu_, which is held only briefly.
+  BlockRangeLock sector_locks_;
+  // One AddBad or Remove at a time (they may take long; their progress is
+  // what status shows). Taken before a region.
+  std::mutex control_mu_;
 
   // Guards map_, pending_count_, allocator_ and metadata_.
   mutable std::shared_mutex table_mu_;
