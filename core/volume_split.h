@@ -14,13 +14,15 @@
 // AlignedDevice does both, so a sector-sized write over a larger device
 // block never reverts a neighbour's write.) The Volume's own copies of
 // sector data (AddBad, Remove, the partial sector of a failed write, scrub)
-// read and write under table_mu_ held exclusively, so no request's write
-// can land between their read and their write.
+// read and write with the sectors' region of sector_locks_ held
+// exclusively, so no request's write can land between their read and their
+// write.
 //
-// Locking: Read and Write hold table_mu_ shared for the whole request, so
-// the mapping of every sector they touch is fixed until they finish. AddBad
-// and Remove hold it exclusively while they copy data and switch the map,
-// so a write is never split between the old and the new location.
+// Locking: Read and Write hold their region shared and table_mu_ shared for
+// the whole request, so the mapping of every sector they touch is fixed
+// until they finish. Work that must not hold table_mu_ across I/O takes a
+// snapshot of the runs (SnapshotRuns) under it; its region lock keeps them
+// valid.
 #pragma once
 
 #include <algorithm>

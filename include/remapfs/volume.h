@@ -4,24 +4,29 @@
 // Ownership: a Volume owns both devices and its MetadataStore.
 //
 // Thread safety: every public method may be called concurrently.
-//  - Read/Write/Sync take a shared lock on the remap table (table_mu_) for
-//    the whole request, so a remap cannot switch a sector under an in-flight
-//    request; a request over sectors with no remap is one device call, no
-//    allocation.
-//  - AddBad/Remove, and the failing-disk paths (a pending sector rewritten,
-//    a failed MAIN write or read being narrowed down and retried, a scrub
-//    bisection), take table_mu_ exclusively: they copy data, commit the
-//    metadata, then switch the in-memory map, with no request in flight.
-//    That may take minutes (millions of sectors, a slow disk).
-//  - The read-only views (Stats, Remaps, Reservations) never take table_mu_,
-//    so they answer while such work runs, and show the table as of the last
-//    commit. Stats reads a copy of the counters that every table change
-//    publishes under view_mu_ (a few words: never a long wait); Remaps reads
-//    the map under map_mu_, which a change takes, besides table_mu_
-//    exclusive, only for the moment it switches the map after its commit.
-//    The progress of a running AddBad/Remove is published under view_mu_.
-//    Lock order: table_mu_, map_mu_, view_mu_; stats_mu_ is taken alone or
-//    under table_mu_.
+//  - sector_locks_ locks regions of main sectors. Read/Write hold their
+//    sectors shared for the whole request; every change of a sector's
+//    mapping holds it exclusively from its first look at the sector to its
+//    commit: the recovery of a failing read or write, AddBad, Remove, a
+//    scrub finding. So a request waits only for work on its own sectors,
+//    and a write can never land between a copy and the commit that names
+//    the copy. (A recovery is bounded by error_recovery_time; AddBad and
+//    Remove of a large span hold that span for as long as they copy.)
+//  - table_mu_ guards the map, the allocator and the metadata. Requests
+//    hold it shared while they use the map (a request over sectors with no
+//    remap is one device call, no allocation); the failing-disk paths,
+//    AddBad and Remove take it only to look, to allocate and, exclusively,
+//    to commit and switch the map: never across I/O to MAIN, so a slow bad
+//    sector stalls nothing but the requests that touch it.
+//  - The read-only views (Stats, Remaps, Reservations) never take table_mu_
+//    and show the table as of the last commit. Stats reads a copy of the
+//    counters that every table change publishes under view_mu_ (a few
+//    words: never a long wait); Remaps reads the map under map_mu_, which a
+//    change takes, besides table_mu_ exclusive, only for the moment it
+//    switches the map after its commit. The progress of a running
+//    AddBad/Remove is published under view_mu_.
+//    Lock order: control_mu_, a region of sector_locks_, table_mu_, map_mu_,
+//    view_mu_; stats_mu_ is taken alone or under table_mu_.
 #pragma once
 
 #include <atomic>
