@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "fuse_api.h"
 #include "fuse_session.h"
 #include "logging.h"
+#include "mount_options.h"
 #include "remapfs/aligned_device.h"
 #include "remapfs/sector_list.h"
 #include "remapfs_fs.h"
@@ -36,13 +38,22 @@ Unmount with 'fusermount3 -u MOUNTPOINT'.
 Options:
   -f                    stay in the foreground (default: daemonize)
   -o OPT[,OPT...]       FUSE mount options: allow_other, allow_root, ro,
-                        default_permissions, debug, ...
+                        default_permissions, debug, ...; also remapfs's own
+                        error_recovery_time=, read_retries=, scrub_rate=,
+                        direct_io= and name= (the fstab form), as the
+                        options below
   --name NAME           name of the disk file (default: basename of MAIN)
   --direct-io MODE      auto, on or off: open MAIN and SPARE with O_DIRECT, so
                         an I/O error belongs to the request that caused it
                         (default auto: on when MAIN is a block device)
   --read-retries N      extra attempts at a failed MAIN read before its
                         sectors become pending (default 2, at most 100)
+  --error-recovery-time DURATION
+                        how long one failing request may spend on retries
+                        and narrowing, like a drive's ERC: then its unresolved
+                        sectors become pending (a read fails with EIO) or are
+                        remapped (a write succeeds); 500ms, 5s, 1.5s, 0 to
+                        600s (default 5s; 0: no retries, no narrowing)
   --scrub-rate SIZE     control/scrub scan rate per second, K/M/G suffixes
                         (default 64M; 0: as fast as MAIN reads)
   --log-level LEVEL     trace, debug, info, warn or error (default info)
@@ -138,8 +149,13 @@ bool WantsReadOnly(const std::vector<std::string>& fuse_options) {
   return read_only;
 }
 
-// --read-retries and --scrub-rate; the reason when one is malformed.
+// --read-retries, --scrub-rate and --error-recovery-time; the reason when
+// one is malformed.
 std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* req) {
+  if (auto time = parsed.Value("--error-recovery-time")) {
+    if (auto err = ParseErrorRecoveryTime(*time, &req->volume.error_recovery_time))
+      return err;
+  }
   if (auto retries = parsed.Value("--read-retries")) {
     uint32_t n = 0;
     const char* end = retries->data() + retries->size();
@@ -157,17 +173,37 @@ std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* r
   return std::nullopt;
 }
 
+const std::vector<OptionSpec> kMountOptions = {
+    {"-f"}, {"-o", true, true}, {"--name", true}, {"--log-level", true},
+    {"--log-file", true}, {"--direct-io", true}, {"--read-retries", true},
+    {"--scrub-rate", true}, {"--error-recovery-time", true}, {"--rebind"}};
+
+// Parses `args`, with remapfs's own options inside -o lists (fstab) turned
+// into their `--` forms first, so both forms share validation and messages.
+std::optional<int> ParseMountArgs(const std::vector<std::string>& args,
+                                  ParsedArgs* parsed, MountRequest* req) {
+  std::string error;
+  if (!ParseArgs(args, kMountOptions, parsed, &error)) return UsageError(kCmd, error);
+  SplitMountOptions split;
+  if (auto err = SplitFuseOptions(parsed->Values("-o"), &split))
+    return UsageError(kCmd, *err);
+  req->fuse_options = std::move(split.fuse_options);
+  if (split.cli_args.empty()) return std::nullopt;
+  // In front, so that a `--` among the arguments cannot make them positional.
+  std::vector<std::string> all = std::move(split.cli_args);
+  all.insert(all.end(), args.begin(), args.end());
+  *parsed = ParsedArgs{};
+  if (!ParseArgs(all, kMountOptions, parsed, &error)) {
+    return UsageError(kCmd, error + " (an -o option such as error_recovery_time= "
+                                    "is the same option as its -- form)");
+  }
+  return std::nullopt;
+}
+
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 MountRequest* req) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"-f"}, {"-o", true, true}, {"--name", true},
-                        {"--log-level", true}, {"--log-file", true},
-                        {"--direct-io", true}, {"--read-retries", true},
-                        {"--scrub-rate", true}, {"--rebind"}},
-                 &parsed, &error)) {
-    return UsageError(kCmd, error);
-  }
+  if (auto code = ParseMountArgs(args, &parsed, req)) return code;
   if (parsed.Has("--help")) return PrintHelp(kUsage);
   if (parsed.positionals.size() != 3) {
     return UsageError(kCmd, parsed.positionals.size() < 3
@@ -179,7 +215,6 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   req->mountpoint = parsed.positionals[2];
   req->foreground = parsed.Has("-f");
   req->volume.rebind = parsed.Has("--rebind");
-  req->fuse_options = parsed.Values("-o");
   req->log_file = parsed.Value("--log-file").value_or("");
   if (auto level = parsed.Value("--log-level");
       level && !ParseLogLevel(*level, &req->log_level)) {
@@ -245,12 +280,16 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
   Status st = OpenDeviceForMount("MAIN", req.main_path, req.settings.read_only,
                                  direct, &main);
   if (!st.ok()) return DescribeOpenError("MAIN", req.main_path, st);
+  VolumeOptions volume_options = req.volume;
+  // Narrowing a failing request stops at the smallest request MAIN serves
+  // on its own: with O_DIRECT, its alignment (buffered I/O: the sector).
+  if (auto* aligned = dynamic_cast<AlignedDevice*>(main.get()))
+    volume_options.main_io_unit = aligned->alignment();
   st = OpenDeviceForMount("SPARE", req.spare_path, false, direct, &spare);
   if (!st.ok()) return DescribeOpenError("SPARE", req.spare_path, st);
 
   // The fault layer needs the sector size before the Volume exists; this
   // read-only look also yields the clearest message for a wrong spare.
-  VolumeOptions volume_options = req.volume;
   volume_options.main.emplace();
   st = BindingOfMain(req.main_path, &*volume_options.main);
   if (!st.ok()) return "cannot identify MAIN: " + st.message();
@@ -268,6 +307,10 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
   out->main_faults = faulty.get();
   st = Volume::Open(std::move(faulty), std::move(spare), volume_options, &out->volume);
   if (!st.ok()) return "cannot open the volume: " + st.message();
+  spdlog::info("error recovery: at most {} ms per failing request, {} read retries, "
+               "narrowed down to {}-byte units of MAIN",
+               volume_options.error_recovery_time.count(), volume_options.read_retries,
+               std::max(volume_options.main_io_unit, sector_size));
   return std::nullopt;
 }
 
