@@ -21,6 +21,7 @@
 #include "fuse_api.h"
 #include "fuse_session.h"
 #include "logging.h"
+#include "mount_devices.h"
 #include "mount_options.h"
 #include "remapfs/aligned_device.h"
 #include "remapfs/sector_list.h"
@@ -63,46 +64,6 @@ Options:
                         the size must still match)
   --help                show this help
 )";
-
-// --direct-io: O_DIRECT makes an I/O error belong to the request that
-// caused it; buffered I/O reports a failed writeback only at the next fsync.
-enum class DirectIoMode { kAuto, kOn, kOff };
-
-bool ParseDirectIoMode(std::string_view text, DirectIoMode* out) {
-  if (text == "auto") *out = DirectIoMode::kAuto;
-  else if (text == "on") *out = DirectIoMode::kOn;
-  else if (text == "off") *out = DirectIoMode::kOff;
-  else return false;
-  return true;
-}
-
-struct DirectIoChoice {
-  DirectIoMode mode;
-  bool direct;         // open MAIN and SPARE with O_DIRECT
-  std::string reason;  // for the log
-};
-
-// auto: O_DIRECT when MAIN is a block device (a real, possibly failing,
-// disk), buffered for an image file.
-DirectIoChoice ChooseDirectIo(DirectIoMode mode, const std::string& main_path) {
-  if (mode == DirectIoMode::kOn) return {mode, true, "--direct-io on"};
-  if (mode == DirectIoMode::kOff) return {mode, false, "--direct-io off"};
-  struct stat st {};
-  bool block = stat(main_path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
-  return {mode, block,
-          block ? "--direct-io auto, MAIN is a block device"
-                : "--direct-io auto, MAIN is not a block device"};
-}
-
-void LogIoMode(std::string_view role, const std::string& path,
-               BlockDevice* device, std::string_view reason) {
-  if (auto* aligned = dynamic_cast<AlignedDevice*>(device)) {
-    spdlog::info("{} {}: direct I/O (O_DIRECT, {}-byte alignment; {})", role, path,
-                 aligned->alignment(), reason);
-  } else {
-    spdlog::info("{} {}: buffered I/O ({})", role, path, reason);
-  }
-}
 
 struct MountRequest {
   std::string main_path, spare_path, mountpoint;
@@ -235,33 +196,6 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   req->settings.owner_uid = getuid();
   req->settings.owner_gid = getgid();
   return std::nullopt;
-}
-
-Status OpenDevice(const std::string& path, bool read_only, bool direct_io,
-                  std::unique_ptr<BlockDevice>* out) {
-  FileDeviceOptions options;
-  options.read_only = read_only;
-  options.direct_io = direct_io;
-  options.exclusive_lock = true;  // held by the daemon until unmount
-  return OpenFileDevice(path, options, out);
-}
-
-// Opens MAIN or SPARE as --direct-io asks, and logs which I/O mode it got.
-// In auto mode a file whose filesystem refuses O_DIRECT (tmpfs) is opened
-// buffered, with a warning; `--direct-io on` makes that an error.
-Status OpenDeviceForMount(std::string_view role, const std::string& path,
-                          bool read_only, const DirectIoChoice& choice,
-                          std::unique_ptr<BlockDevice>* out) {
-  Status st = OpenDevice(path, read_only, choice.direct, out);
-  if (!st.ok() && choice.direct && choice.mode == DirectIoMode::kAuto &&
-      st.IsInvalidArgument()) {
-    spdlog::warn("{} {}: {}; using buffered I/O", role, path, st.message());
-    st = OpenDevice(path, read_only, false, out);
-    if (st.ok()) LogIoMode(role, path, out->get(), "--direct-io auto, O_DIRECT refused");
-    return st;
-  }
-  if (st.ok()) LogIoMode(role, path, out->get(), choice.reason);
-  return st;
 }
 
 // A Volume whose MAIN sits under a FaultyDevice, for control/inject.
