@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace remapfs {
 
@@ -133,6 +134,16 @@ void FaultyDevice::DisarmCrash() {
   any_armed_.store(!faults_.empty());
 }
 
+void FaultyDevice::SetErrorLatency(std::chrono::milliseconds latency) {
+  error_latency_ms_.store(std::max<int64_t>(0, latency.count()), std::memory_order_relaxed);
+}
+
+Status FaultyDevice::FailAfterLatency(const char* op, uint64_t offset) const {
+  const std::chrono::milliseconds latency = error_latency();
+  if (latency.count() > 0) std::this_thread::sleep_for(latency);
+  return InjectedError(op, offset);
+}
+
 bool FaultyDevice::Hits(uint64_t offset, size_t len, bool is_write) const {
   if (len == 0) return false;
   const uint64_t first = offset / sector_size_;
@@ -176,9 +187,13 @@ Status FaultyDevice::Read(uint64_t offset, void* buf, size_t len) {
   if (!any_armed_.load(std::memory_order_relaxed)) return base_->Read(offset, buf, len);
   REMAPFS_RETURN_IF_ERROR(CheckDeviceRange("read", offset, len, Size()));
   if (len > 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ReadHitsLocked(offset / sector_size_, (offset + len - 1) / sector_size_))
-      return InjectedError("read", offset);
+    bool hit = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hit = ReadHitsLocked(offset / sector_size_, (offset + len - 1) / sector_size_);
+    }
+    // Outside the lock: a slow bad sector must not stall the other threads.
+    if (hit) return FailAfterLatency("read", offset);
   }
   return base_->Read(offset, buf, len);
 }
@@ -189,7 +204,7 @@ Status FaultyDevice::Write(uint64_t offset, const void* buf, size_t len) {
     return base_->Write(offset, buf, len);
   }
   REMAPFS_RETURN_IF_ERROR(CheckDeviceRange("write", offset, len, Size()));
-  if (Hits(offset, len, /*is_write=*/true)) return InjectedError("write", offset);
+  if (Hits(offset, len, /*is_write=*/true)) return FailAfterLatency("write", offset);
   std::unique_lock<std::mutex> lock(mu_);
   if (crashed_) return Status::IoError("simulated power cut: device is gone");
   if (!crash_armed_) {

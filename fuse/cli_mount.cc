@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
@@ -20,6 +21,8 @@
 #include "fuse_api.h"
 #include "fuse_session.h"
 #include "logging.h"
+#include "mount_devices.h"
+#include "mount_options.h"
 #include "remapfs/aligned_device.h"
 #include "remapfs/sector_list.h"
 #include "remapfs_fs.h"
@@ -36,13 +39,22 @@ Unmount with 'fusermount3 -u MOUNTPOINT'.
 Options:
   -f                    stay in the foreground (default: daemonize)
   -o OPT[,OPT...]       FUSE mount options: allow_other, allow_root, ro,
-                        default_permissions, debug, ...
+                        default_permissions, debug, ...; also remapfs's own
+                        error_recovery_time=, read_retries=, scrub_rate=,
+                        direct_io= and name= (the fstab form), as the
+                        options below
   --name NAME           name of the disk file (default: basename of MAIN)
   --direct-io MODE      auto, on or off: open MAIN and SPARE with O_DIRECT, so
                         an I/O error belongs to the request that caused it
                         (default auto: on when MAIN is a block device)
   --read-retries N      extra attempts at a failed MAIN read before its
                         sectors become pending (default 2, at most 100)
+  --error-recovery-time DURATION
+                        how long one failing request may spend on retries
+                        and narrowing, like a drive's ERC: then its unresolved
+                        sectors become pending (a read fails with EIO) or are
+                        remapped (a write succeeds); 500ms, 5s, 1.5s, 0 to
+                        600s (default 5s; 0: no retries, no narrowing)
   --scrub-rate SIZE     control/scrub scan rate per second, K/M/G suffixes
                         (default 64M; 0: as fast as MAIN reads)
   --log-level LEVEL     trace, debug, info, warn or error (default info)
@@ -52,46 +64,6 @@ Options:
                         the size must still match)
   --help                show this help
 )";
-
-// --direct-io: O_DIRECT makes an I/O error belong to the request that
-// caused it; buffered I/O reports a failed writeback only at the next fsync.
-enum class DirectIoMode { kAuto, kOn, kOff };
-
-bool ParseDirectIoMode(std::string_view text, DirectIoMode* out) {
-  if (text == "auto") *out = DirectIoMode::kAuto;
-  else if (text == "on") *out = DirectIoMode::kOn;
-  else if (text == "off") *out = DirectIoMode::kOff;
-  else return false;
-  return true;
-}
-
-struct DirectIoChoice {
-  DirectIoMode mode;
-  bool direct;         // open MAIN and SPARE with O_DIRECT
-  std::string reason;  // for the log
-};
-
-// auto: O_DIRECT when MAIN is a block device (a real, possibly failing,
-// disk), buffered for an image file.
-DirectIoChoice ChooseDirectIo(DirectIoMode mode, const std::string& main_path) {
-  if (mode == DirectIoMode::kOn) return {mode, true, "--direct-io on"};
-  if (mode == DirectIoMode::kOff) return {mode, false, "--direct-io off"};
-  struct stat st {};
-  bool block = stat(main_path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
-  return {mode, block,
-          block ? "--direct-io auto, MAIN is a block device"
-                : "--direct-io auto, MAIN is not a block device"};
-}
-
-void LogIoMode(std::string_view role, const std::string& path,
-               BlockDevice* device, std::string_view reason) {
-  if (auto* aligned = dynamic_cast<AlignedDevice*>(device)) {
-    spdlog::info("{} {}: direct I/O (O_DIRECT, {}-byte alignment; {})", role, path,
-                 aligned->alignment(), reason);
-  } else {
-    spdlog::info("{} {}: buffered I/O ({})", role, path, reason);
-  }
-}
 
 struct MountRequest {
   std::string main_path, spare_path, mountpoint;
@@ -138,8 +110,13 @@ bool WantsReadOnly(const std::vector<std::string>& fuse_options) {
   return read_only;
 }
 
-// --read-retries and --scrub-rate; the reason when one is malformed.
+// --read-retries, --scrub-rate and --error-recovery-time; the reason when
+// one is malformed.
 std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* req) {
+  if (auto time = parsed.Value("--error-recovery-time")) {
+    if (auto err = ParseErrorRecoveryTime(*time, &req->volume.error_recovery_time))
+      return err;
+  }
   if (auto retries = parsed.Value("--read-retries")) {
     uint32_t n = 0;
     const char* end = retries->data() + retries->size();
@@ -157,17 +134,37 @@ std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* r
   return std::nullopt;
 }
 
+const std::vector<OptionSpec> kMountOptions = {
+    {"-f"}, {"-o", true, true}, {"--name", true}, {"--log-level", true},
+    {"--log-file", true}, {"--direct-io", true}, {"--read-retries", true},
+    {"--scrub-rate", true}, {"--error-recovery-time", true}, {"--rebind"}};
+
+// Parses `args`, with remapfs's own options inside -o lists (fstab) turned
+// into their `--` forms first, so both forms share validation and messages.
+std::optional<int> ParseMountArgs(const std::vector<std::string>& args,
+                                  ParsedArgs* parsed, MountRequest* req) {
+  std::string error;
+  if (!ParseArgs(args, kMountOptions, parsed, &error)) return UsageError(kCmd, error);
+  SplitMountOptions split;
+  if (auto err = SplitFuseOptions(parsed->Values("-o"), &split))
+    return UsageError(kCmd, *err);
+  req->fuse_options = std::move(split.fuse_options);
+  if (split.cli_args.empty()) return std::nullopt;
+  // In front, so that a `--` among the arguments cannot make them positional.
+  std::vector<std::string> all = std::move(split.cli_args);
+  all.insert(all.end(), args.begin(), args.end());
+  *parsed = ParsedArgs{};
+  if (!ParseArgs(all, kMountOptions, parsed, &error)) {
+    return UsageError(kCmd, error + " (an -o option such as error_recovery_time= "
+                                    "is the same option as its -- form)");
+  }
+  return std::nullopt;
+}
+
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 MountRequest* req) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"-f"}, {"-o", true, true}, {"--name", true},
-                        {"--log-level", true}, {"--log-file", true},
-                        {"--direct-io", true}, {"--read-retries", true},
-                        {"--scrub-rate", true}, {"--rebind"}},
-                 &parsed, &error)) {
-    return UsageError(kCmd, error);
-  }
+  if (auto code = ParseMountArgs(args, &parsed, req)) return code;
   if (parsed.Has("--help")) return PrintHelp(kUsage);
   if (parsed.positionals.size() != 3) {
     return UsageError(kCmd, parsed.positionals.size() < 3
@@ -179,7 +176,6 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   req->mountpoint = parsed.positionals[2];
   req->foreground = parsed.Has("-f");
   req->volume.rebind = parsed.Has("--rebind");
-  req->fuse_options = parsed.Values("-o");
   req->log_file = parsed.Value("--log-file").value_or("");
   if (auto level = parsed.Value("--log-level");
       level && !ParseLogLevel(*level, &req->log_level)) {
@@ -202,33 +198,6 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
-Status OpenDevice(const std::string& path, bool read_only, bool direct_io,
-                  std::unique_ptr<BlockDevice>* out) {
-  FileDeviceOptions options;
-  options.read_only = read_only;
-  options.direct_io = direct_io;
-  options.exclusive_lock = true;  // held by the daemon until unmount
-  return OpenFileDevice(path, options, out);
-}
-
-// Opens MAIN or SPARE as --direct-io asks, and logs which I/O mode it got.
-// In auto mode a file whose filesystem refuses O_DIRECT (tmpfs) is opened
-// buffered, with a warning; `--direct-io on` makes that an error.
-Status OpenDeviceForMount(std::string_view role, const std::string& path,
-                          bool read_only, const DirectIoChoice& choice,
-                          std::unique_ptr<BlockDevice>* out) {
-  Status st = OpenDevice(path, read_only, choice.direct, out);
-  if (!st.ok() && choice.direct && choice.mode == DirectIoMode::kAuto &&
-      st.IsInvalidArgument()) {
-    spdlog::warn("{} {}: {}; using buffered I/O", role, path, st.message());
-    st = OpenDevice(path, read_only, false, out);
-    if (st.ok()) LogIoMode(role, path, out->get(), "--direct-io auto, O_DIRECT refused");
-    return st;
-  }
-  if (st.ok()) LogIoMode(role, path, out->get(), choice.reason);
-  return st;
-}
-
 // A Volume whose MAIN sits under a FaultyDevice, for control/inject.
 struct OpenedVolume {
   std::unique_ptr<Volume> volume;
@@ -245,12 +214,16 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
   Status st = OpenDeviceForMount("MAIN", req.main_path, req.settings.read_only,
                                  direct, &main);
   if (!st.ok()) return DescribeOpenError("MAIN", req.main_path, st);
+  VolumeOptions volume_options = req.volume;
+  // Narrowing a failing request stops at the smallest request MAIN serves
+  // on its own: with O_DIRECT, its alignment (buffered I/O: the sector).
+  if (auto* aligned = dynamic_cast<AlignedDevice*>(main.get()))
+    volume_options.main_io_unit = aligned->alignment();
   st = OpenDeviceForMount("SPARE", req.spare_path, false, direct, &spare);
   if (!st.ok()) return DescribeOpenError("SPARE", req.spare_path, st);
 
   // The fault layer needs the sector size before the Volume exists; this
   // read-only look also yields the clearest message for a wrong spare.
-  VolumeOptions volume_options = req.volume;
   volume_options.main.emplace();
   st = BindingOfMain(req.main_path, &*volume_options.main);
   if (!st.ok()) return "cannot identify MAIN: " + st.message();
@@ -268,6 +241,10 @@ std::optional<std::string> OpenVolume(const MountRequest& req,
   out->main_faults = faulty.get();
   st = Volume::Open(std::move(faulty), std::move(spare), volume_options, &out->volume);
   if (!st.ok()) return "cannot open the volume: " + st.message();
+  spdlog::info("error recovery: at most {} ms per failing request, {} read retries, "
+               "narrowed down to {}-byte units of MAIN",
+               volume_options.error_recovery_time.count(), volume_options.read_retries,
+               std::max(volume_options.main_io_unit, sector_size));
   return std::nullopt;
 }
 

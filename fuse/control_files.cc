@@ -62,7 +62,10 @@ std::string RemapFs::ControlText(ControlKind kind) const {
     case ControlKind::kReservations:
       return FormatReservations(volume_->Reservations());
     case ControlKind::kStatus:
-      return FormatStatus(volume_->Stats()) + ScrubStatusLines();
+      // The inject latency is a knob of the fault layer, not Volume state.
+      return FormatStatus(volume_->Stats()) + ScrubStatusLines() +
+             fmt::format("inject_latency_ms: {}\n",
+                         main_faults_->error_latency().count());
     case ControlKind::kInject:
       return FormatFaults(main_faults_->Faults());
     case ControlKind::kScrub:

@@ -1,5 +1,7 @@
 #include "inject_command.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 namespace remapfs::fuse {
@@ -23,10 +25,26 @@ bool ParseAction(std::string_view word, InjectCommand* cmd) {
     cmd->mode = FaultMode::kReadWrite;
   } else if (word == "clear") {
     cmd->action = InjectCommand::Action::kClear;
+  } else if (word == "latency") {
+    cmd->action = InjectCommand::Action::kLatency;
   } else {
     return false;
   }
   return true;
+}
+
+// `latency MS`: one decimal number of milliseconds, nothing else.
+Status ParseLatency(std::string_view rest, InjectCommand* cmd) {
+  uint64_t ms = 0;
+  const char* end = rest.data() + rest.size();
+  auto [ptr, ec] = std::from_chars(rest.data(), end, ms);
+  if (rest.empty() || ec != std::errc() || ptr != end || ms > kMaxInjectLatencyMs) {
+    return Status::InvalidArgument(fmt::format(
+        "inject command 'latency' needs milliseconds from 0 to {}, not '{}'",
+        kMaxInjectLatencyMs, rest));
+  }
+  cmd->latency = std::chrono::milliseconds(ms);
+  return Status::Ok();
 }
 
 // `line` has its comment stripped and is not blank.
@@ -38,8 +56,10 @@ Status ParseLine(std::string_view line, uint64_t main_sectors,
       word_end == std::string_view::npos ? "" : Trim(line.substr(word_end));
   if (!ParseAction(word, cmd)) {
     return Status::InvalidArgument(fmt::format(
-        "unknown inject command '{}' (want read, write, rw or clear)", word));
+        "unknown inject command '{}' (want read, write, rw, clear or latency)",
+        word));
   }
+  if (cmd->action == InjectCommand::Action::kLatency) return ParseLatency(rest, cmd);
   if (cmd->action == InjectCommand::Action::kClear && rest == "all") {
     cmd->action = InjectCommand::Action::kClearAll;
     return Status::Ok();
@@ -81,6 +101,10 @@ void ApplyInjectCommands(const std::vector<InjectCommand>& commands,
   for (const InjectCommand& cmd : commands) {
     if (cmd.action == InjectCommand::Action::kClearAll) {
       device->ClearAllFaults();
+      continue;
+    }
+    if (cmd.action == InjectCommand::Action::kLatency) {
+      device->SetErrorLatency(cmd.latency);
       continue;
     }
     for (const SectorRange& r : cmd.ranges) {

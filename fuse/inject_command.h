@@ -1,10 +1,14 @@
 // The `control/inject` grammar (SPEC "Failing-disk behaviour"):
 //   read SECTORS | write SECTORS | rw SECTORS | clear SECTORS | clear all
+//   | latency MS
 // one command per line; SECTORS follow the control-file grammar on that
-// line ('#' comments allowed). A write is parsed whole before anything is
+// line ('#' comments allowed). `latency MS` (decimal milliseconds, 0 to
+// kMaxInjectLatencyMs; 0 turns it off) makes every injected failure wait
+// that long before its EIO, as a drive retrying a bad sector does. A write is parsed whole before anything is
 // applied, so one bad line changes nothing. Pure functions, thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,11 +20,16 @@
 
 namespace remapfs::fuse {
 
+// Ten minutes: far beyond a real drive's retries (about 30 s without ERC),
+// short enough that a typo cannot park a request for hours.
+constexpr uint64_t kMaxInjectLatencyMs = 600'000;
+
 struct InjectCommand {
-  enum class Action { kAdd, kClear, kClearAll };
+  enum class Action { kAdd, kClear, kClearAll, kLatency };
   Action action = Action::kAdd;
   FaultMode mode = FaultMode::kReadWrite;  // for kAdd
-  std::vector<SectorRange> ranges;         // empty for kClearAll
+  std::vector<SectorRange> ranges;         // empty for kClearAll, kLatency
+  std::chrono::milliseconds latency{0};    // for kLatency
 };
 
 // InvalidArgument naming the line on any error, or when there is no command.
@@ -30,7 +39,9 @@ Status ParseInjectCommands(std::string_view text, uint64_t main_sectors,
 void ApplyInjectCommands(const std::vector<InjectCommand>& commands,
                          FaultyDevice* device);
 
-// "<first> <last> <read|write|rw>\n" per fault, sorted.
+// "<first> <last> <read|write|rw>\n" per fault, sorted. The latency is not
+// listed here (scripts parse these lines): status shows it as
+// `inject_latency_ms`.
 std::string FormatFaults(const std::vector<Fault>& faults);
 
 }  // namespace remapfs::fuse

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -64,6 +65,19 @@ class FaultyDevice : public BlockDevice {
   // Flush after it works again.
   void FailNextFlush() { fail_next_flush_.store(true); }
 
+  // Per-error latency: a Read or Write failed by an injected sector fault
+  // (AddFault, AddFlakyRead) first waits this long, then fails with EIO, as
+  // a desktop drive without error-recovery control spends seconds retrying
+  // a bad sector. Only the failing call waits, holding no lock, so calls on
+  // other threads (healthy sectors, other faults, the fault setters) go on
+  // meanwhile. Calls that succeed, and the power-cut simulation, never wait.
+  // Takes effect for calls that hit a fault after it returns; 0 (the
+  // default) turns it off; negative values count as 0.
+  void SetErrorLatency(std::chrono::milliseconds latency);
+  std::chrono::milliseconds error_latency() const {
+    return std::chrono::milliseconds(error_latency_ms_.load(std::memory_order_relaxed));
+  }
+
   BlockDevice* base() { return base_.get(); }
 
   Status Read(uint64_t offset, void* buf, size_t len) override;
@@ -77,6 +91,8 @@ class FaultyDevice : public BlockDevice {
   // touches. Caller holds mu_.
   bool ReadHitsLocked(uint64_t first, uint64_t last);
   void InsertLocked(Fault fault);
+  // Sleeps error_latency() (no lock held), then returns the injected EIO.
+  Status FailAfterLatency(const char* op, uint64_t offset) const;
 
   std::unique_ptr<BlockDevice> base_;
   const uint32_t sector_size_;
@@ -87,6 +103,8 @@ class FaultyDevice : public BlockDevice {
   std::atomic<bool> crashed_{false};
   std::atomic<uint64_t> writes_seen_{0};
   std::atomic<bool> fail_next_flush_{false};
+  // Read only on the failure path, so the hot path stays one load.
+  std::atomic<int64_t> error_latency_ms_{0};
   uint64_t crash_countdown_ = 0;
   size_t torn_bytes_ = 0;
 };

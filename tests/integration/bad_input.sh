@@ -79,6 +79,20 @@ check_read_only_files() {
   done
 }
 
+check_bad_inject() {
+  say "inject: a bad latency -> EINVAL, latency and faults unchanged"
+  control_write "$MNT" inject "latency 250"
+  local text
+  for text in "latency" "latency x" "latency -1" "latency 1.5" "latency 600001" \
+    "latency 5 6" $'read 7\nlatency 99999999999999999999'; do
+    bad_control_write inject "$text" $EINVAL latency
+  done
+  assert_eq 250 "$(status_value "$MNT" inject_latency_ms)" "inject_latency_ms unchanged"
+  assert_eq "" "$(cat "$MNT/control/inject")" "no fault from the refused write"
+  control_write "$MNT" inject "latency 0"
+  assert_eq 0 "$(status_value "$MNT" inject_latency_ms)" "latency 0 turns it off"
+}
+
 check_control_input() {
   mount_remapfs "$MAIN" "$SPARE" "$MNT"
   control_write "$MNT" add_bad "1-2"
@@ -86,6 +100,7 @@ check_control_input() {
   check_bad_tokens remove
   check_spare_exhaustion
   check_read_only_files
+  check_bad_inject
   say "the daemon still serves the disk"
   assert_eq "1 2" "$(awk '{print $1}' "$MNT/control/remaps" | xargs)" "remaps at the end"
   assert_same_file "$MAIN" "$DISK" "disk content == main.img"
@@ -115,6 +130,36 @@ check_usage_errors() {
     stderr_mentions "$(sed "s/^--//; s/ .*//" <<<"$opt")"
     ! is_mounted "$MNT" || fail "mount with $opt mounted anyway"
   done
+  check_error_recovery_time_refusals
+}
+
+# --error-recovery-time, and remapfs's options inside -o (the fstab form):
+# usage errors, exit code 2, the same message for both forms.
+check_error_recovery_time_refusals() {
+  say "CLI: --error-recovery-time and -o error_recovery_time= refuse bad durations"
+  local value
+  for value in 5 5x 1.5ms 1.2345s 601s -1s s ""; do
+    expect_cli_failure "mount --error-recovery-time '$value'" \
+      "$REMAPFS" mount "$MAIN" "$SPARE" "$MNT" -f --error-recovery-time "$value"
+    assert_eq 2 "$CLI_RC" "exit code of a usage error"
+    stderr_mentions "error-recovery-time must be a duration from 0 to 600s"
+    expect_cli_failure "fstab form -o error_recovery_time=$value" \
+      "$REMAPFS" "$MAIN,$SPARE" "$MNT" -o "allow_other,error_recovery_time=$value" -f
+    assert_eq 2 "$CLI_RC" "exit code of a usage error"
+    if [[ -z $value ]]; then
+      stderr_mentions "o error_recovery_time needs a value"
+    else
+      stderr_mentions "error-recovery-time must be a duration from 0 to 600s"
+    fi
+  done
+  expect_cli_failure "error_recovery_time given in -o and as --error-recovery-time" \
+    "$REMAPFS" mount "$MAIN" "$SPARE" "$MNT" -f -o error_recovery_time=2s --error-recovery-time 3s
+  assert_eq 2 "$CLI_RC" "exit code of a usage error"
+  stderr_mentions "more than once"
+  expect_cli_failure "-o read_retries=101" \
+    "$REMAPFS" mount "$MAIN" "$SPARE" "$MNT" -f -o read_retries=101
+  stderr_mentions "read-retries must be a number from 0 to 100"
+  ! is_mounted "$MNT" || fail "a refused mount mounted anyway"
 }
 
 # refused_format WHAT MAIN ARGS...: format MAIN $TMP/new.spare ARGS must be

@@ -140,6 +140,20 @@ check_custom_name() {
   unmount_remapfs "$MNT"
 }
 
+check_fstab_form() {
+  say "fstab form: remapfs MAIN,SPARE MNT -o with remapfs's own options among FUSE's"
+  start_mount "$MNT" "$MAIN,$SPARE" "$MNT" -f \
+    -o "error_recovery_time=2s,default_permissions,name=disk1,read_retries=1"
+  assert_eq "control disk1" "$(ls "$MNT" | sort | xargs)" "name= taken from -o"
+  grep -q "at most 2000 ms per failing request, 1 read retries" "$MOUNT_LOG" ||
+    fail "the log does not show error_recovery_time=2s, read_retries=1: $(cat "$MOUNT_LOG")"
+  echo "   ok: the log shows error_recovery_time=2s and read_retries=1"
+  grep -q "default_permissions" /proc/self/mountinfo ||
+    fail "default_permissions did not reach FUSE"
+  echo "   ok: the other -o options reach FUSE"
+  unmount_remapfs "$MNT"
+}
+
 main() {
   make_main "$MAIN" "$MAIN_BYTES"
   format_volume "$MAIN" "$SPARE" --spare-size 512K
@@ -152,6 +166,7 @@ main() {
   check_write_to_remapped
   check_remove
   check_custom_name
+  check_fstab_form
   pass
 }
 

@@ -3,8 +3,8 @@
 # over write-failing sectors succeeds (auto-remap) and reads back; an
 # unreadable sector fails with EIO through O_DIRECT reads and through ext4
 # on a loop device, becomes pending, survives a remount, and clears on
-# rewrite; with the spare exhausted, a failing write fails with EIO and
-# changes nothing.
+# rewrite; an injected latency delays the EIO; with the spare exhausted, a
+# failing write fails with EIO and changes nothing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_environment losetup mkfs.ext4 filefrag cmp
 
@@ -94,6 +94,24 @@ check_ext4_sees_eio() {
   umount "$EXT" && losetup -d "$loop"
 }
 
+check_inject_latency() {
+  say "inject latency: a failing read waits before its EIO; inject keeps its fault lines"
+  control_write "$MNT" inject "read 500"
+  control_write "$MNT" inject "latency 300"
+  assert_eq 300 "$(status_value "$MNT" inject_latency_ms)" "status shows inject_latency_ms"
+  assert_eq "500 500 read" "$(cat "$MNT/control/inject")" "inject lists the fault only"
+  local start end
+  start=$(date +%s%N)
+  assert_eq 5 "$(read_errno "$DISK" $((496 * SECTOR)) 4096)" "O_DIRECT read gives EIO"
+  end=$(date +%s%N)
+  (((end - start) / 1000000 >= 300)) || fail "the read failed after $(((end - start) / 1000000)) ms, under the 300 ms latency"
+  echo "   ok: it failed after $(((end - start) / 1000000)) ms (latency 300 ms per failed attempt)"
+  control_write "$MNT" inject "clear all"
+  assert_eq 300 "$(status_value "$MNT" inject_latency_ms)" "clear all keeps the latency"
+  control_write "$MNT" inject "latency 0"
+  assert_eq 0 "$(status_value "$MNT" inject_latency_ms)" "latency 0 turns it off"
+}
+
 check_exhausted_spare() {
   say "spare exhausted: a failing write fails with EIO and changes nothing"
   control_write "$MNT" add_bad "20000+$(status_value "$MNT" spare_free)"
@@ -113,6 +131,7 @@ mount_remapfs "$MAIN" "$SPARE" "$MNT"
 check_write_fault_is_remapped
 check_read_fault_becomes_pending
 check_ext4_sees_eio
+check_inject_latency
 check_exhausted_spare
 unmount_remapfs "$MNT"
 pass

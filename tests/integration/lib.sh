@@ -104,10 +104,17 @@ MOUNT_LOG=""  # its stdout and stderr
 # test, showing the daemon's output, if the daemon exits first.
 mount_remapfs() {
   local main=$1 spare=$2 mnt=$3; shift 3
+  start_mount "$mnt" mount "$main" "$spare" "$mnt" -f "$@"
+}
+
+# start_mount MNT ARGS...: as mount_remapfs, for any `remapfs ARGS...` that
+# mounts MNT in the foreground (the fstab form `remapfs MAIN,SPARE MNT -o`).
+start_mount() {
+  local mnt=$1; shift
   local log="$TMP/mount.$((++MOUNT_SEQ)).log"
   MOUNT_LOG=$log
   mkdir -p "$mnt"
-  "${MOUNT_AS[@]}" "$REMAPFS" mount "$main" "$spare" "$mnt" -f "$@" >"$log" 2>&1 &
+  "${MOUNT_AS[@]}" "$REMAPFS" "$@" >"$log" 2>&1 &
   MOUNT_PID=$!
   DAEMON_PIDS+=("$MOUNT_PID")
   FUSE_MOUNTS+=("$mnt")
@@ -115,7 +122,7 @@ mount_remapfs() {
   until is_mounted "$mnt"; do
     if ! kill -0 "$MOUNT_PID" 2>/dev/null; then
       cat "$log" >&2
-      fail "remapfs mount $main $spare $mnt $* exited before mounting"
+      fail "remapfs $* exited before mounting"
     fi
     ((tries-- > 0)) || { cat "$log" >&2; fail "mount of $mnt not up after 10 s"; }
     sleep 0.1
