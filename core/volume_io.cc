@@ -49,6 +49,7 @@ Status Volume::Read(uint64_t offset, void* buf, size_t len) {
     return Status::InvalidArgument("read past the end of the volume");
   if (len == 0) return Status::Ok();
   const uint64_t ss = geometry().sector_size;
+  const Clock::time_point start = Clock::now();  // error_recovery_time runs from here
   {
     auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                      BlockRangeLock::Mode::kShared);
@@ -63,7 +64,7 @@ Status Volume::Read(uint64_t offset, void* buf, size_t len) {
     }
     CountError(st, false);
   }
-  return RecoverRead(offset, buf, len);
+  return RecoverRead(offset, buf, len, start);
 }
 
 Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
@@ -71,6 +72,7 @@ Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
     return Status::NoSpace("write past the end of the volume");
   if (len == 0) return Status::Ok();
   const uint64_t ss = geometry().sector_size;
+  const Clock::time_point start = Clock::now();  // error_recovery_time runs from here
   {
     auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                      BlockRangeLock::Mode::kShared);
@@ -87,7 +89,7 @@ Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
       CountError(st, true);
     }
   }
-  return RecoverWrite(offset, buf, len);
+  return RecoverWrite(offset, buf, len, start);
 }
 
 // A failed flush is a writeback error of earlier writes (with buffered I/O

@@ -112,7 +112,8 @@ Status Volume::PrepareRecoveredWrite(uint64_t offset, size_t len,
   return Status::Ok();
 }
 
-Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len) {
+Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len,
+                            Clock::time_point start) {
   const uint64_t ss = geometry().sector_size;
   auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                    BlockRangeLock::Mode::kExclusive);
@@ -120,17 +121,16 @@ Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len) {
   std::vector<SlotChange> changes;
   std::vector<Run> runs;
   Status st = PrepareRecoveredWrite(offset, len, &changes, &runs);
-  Narrowing n(true, const_cast<uint8_t*>(in), offset, Clock::now() + error_recovery_time_);
+  Narrowing n(true, const_cast<uint8_t*>(in), offset, start, error_recovery_time_);
   for (const Run& r : runs) {
     if (!st.ok()) break;
     if (!r.on_main) {
       st = spare_->Write(r.at, in + r.pos, r.len);
-    } else if (Status whole = main_->Write(r.at, in + r.pos, r.len); !whole.ok()) {
-      if (!IsMediaError(whole)) st = whole;
-      if (IsMediaError(whole)) CountError(whole, true);
-      if (st.ok()) NarrowKnownBad(n, r.at, r.at + r.len, true);
-      if (st.ok()) st = n.hard;
+    } else {
+      // Not tried whole again: on a dying disk that costs another failure.
+      NarrowKnownBad(n, r.at, r.at + r.len, false);
     }
+    if (st.ok()) st = n.hard;
   }
   // What failed, and what the deadline left untried, goes to the spare.
   n.bad.insert(n.bad.end(), n.unresolved.begin(), n.unresolved.end());
@@ -170,7 +170,7 @@ void Volume::MarkPending(const std::vector<uint64_t>& failed) {
   for (uint64_t s : failed) spdlog::warn("main sector {} unreadable; now pending", s);
 }
 
-Status Volume::RecoverRead(uint64_t offset, void* buf, size_t len) {
+Status Volume::RecoverRead(uint64_t offset, void* buf, size_t len, Clock::time_point start) {
   const uint64_t ss = geometry().sector_size;
   auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                    BlockRangeLock::Mode::kExclusive);
@@ -186,18 +186,17 @@ Status Volume::RecoverRead(uint64_t offset, void* buf, size_t len) {
     }
     runs = SnapshotRuns(offset, len);
   }
-  Narrowing n(false, out, offset, Clock::now() + error_recovery_time_);
+  Narrowing n(false, out, offset, start, error_recovery_time_);
   Status st;
   for (const Run& r : runs) {
     if (!st.ok()) break;
     if (!r.on_main) {
       st = spare_->Read(r.at, out + r.pos, r.len);
-    } else if (Status whole = main_->Read(r.at, out + r.pos, r.len); !whole.ok()) {
-      if (!IsMediaError(whole)) st = whole;
-      if (st.ok()) CountError(whole, false);
-      if (st.ok()) NarrowKnownBad(n, r.at, r.at + r.len, true);
-      if (st.ok()) st = n.hard;
+    } else {
+      // Not tried whole again: on a dying disk that costs another failure.
+      NarrowKnownBad(n, r.at, r.at + r.len, false);
     }
+    if (st.ok()) st = n.hard;
   }
   if (st.ok()) RetryBadReads(n, read_retries_);
   if (st.ok()) st = n.hard;

@@ -57,6 +57,7 @@ Status Volume::ScrubRange(uint64_t first, uint64_t count, ScrubFindings* finding
   if (count == 0 || first >= geometry().main_sectors || count > geometry().main_sectors - first)
     return Status::InvalidArgument("scrub range outside MAIN");
   std::vector<uint8_t> buf(count * ss);
+  const Clock::time_point start = Clock::now();
   {
     auto region = sector_locks_.Lock(first, first + count - 1, BlockRangeLock::Mode::kShared);
     std::vector<Run> runs;
@@ -73,12 +74,9 @@ Status Volume::ScrubRange(uint64_t first, uint64_t count, ScrubFindings* finding
     std::shared_lock lock(table_mu_);
     runs = SnapshotRuns(first * ss, count * ss);
   }
-  Narrowing n(false, buf.data(), first * ss, Clock::now() + error_recovery_time_);
-  for (const Run& r : runs) {
-    if (!r.on_main) continue;
-    if (ProbeMain(n, r.at, r.at + r.len) == ProbeResult::kBad)
-      NarrowKnownBad(n, r.at, r.at + r.len, true);
-  }
+  Narrowing n(false, buf.data(), first * ss, start, error_recovery_time_);
+  for (const Run& r : runs)
+    if (r.on_main) NarrowKnownBad(n, r.at, r.at + r.len, false);
   if (n.hard.ok()) RetryBadReads(n, read_retries_);
   if (!n.hard.ok()) return n.hard;
   std::vector<SlotChange> changes;

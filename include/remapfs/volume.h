@@ -214,12 +214,16 @@ class Volume {
   };
   // The narrowing of one failing request on MAIN.
   struct Narrowing {
-    Narrowing(bool w, uint8_t* d, uint64_t b, Clock::time_point dl)
-        : write(w), data(d), base(b), deadline(dl) {}
+    // `start`: when the request began; its first, failed attempt is the
+    // first estimate of what a failure costs on this disk.
+    Narrowing(bool w, uint8_t* d, uint64_t b, Clock::time_point start, Clock::duration erc)
+        : write(w), data(d), base(b), deadline(start + erc),
+          slowest_failure(Clock::now() - start) {}
     bool write;
     uint8_t* data;  // the request's buffer (written from, or read into)
     uint64_t base;  // the MAIN byte offset of data[0]
     Clock::time_point deadline;
+    Clock::duration slowest_failure;    // of the failed attempts so far
     std::vector<ByteRange> bad;         // units that failed on their own
     std::vector<ByteRange> weak;        // reads that worked on a retry
     std::vector<ByteRange> unresolved;  // not tried before the deadline
@@ -231,10 +235,10 @@ class Volume {
   void RetryBadReads(Narrowing& n, uint32_t retries);
   std::vector<uint64_t> SectorsOf(const std::vector<ByteRange>& ranges) const;
   std::vector<Run> SnapshotRuns(uint64_t offset, size_t len) const;
-  Status RecoverWrite(uint64_t offset, const void* buf, size_t len);
+  Status RecoverWrite(uint64_t offset, const void* buf, size_t len, Clock::time_point start);
   Status PrepareRecoveredWrite(uint64_t offset, size_t len, std::vector<SlotChange>* changes,
                                std::vector<Run>* runs);
-  Status RecoverRead(uint64_t offset, void* buf, size_t len);
+  Status RecoverRead(uint64_t offset, void* buf, size_t len, Clock::time_point start);
   void MarkPending(const std::vector<uint64_t>& failed);
   Status ReadMainRuns(const std::vector<Run>& runs, uint8_t* buf);
   Status ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes);
