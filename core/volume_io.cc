@@ -73,23 +73,23 @@ Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
   if (len == 0) return Status::Ok();
   const uint64_t ss = geometry().sector_size;
   const Clock::time_point start = Clock::now();  // error_recovery_time runs from here
+  bool main_failed = false;
   {
     auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                      BlockRangeLock::Mode::kShared);
     std::shared_lock lock(table_mu_);
     // After a commit whose outcome on disk is unknown, the slow path must
-    // first make the table certain again (MetadataStore::Commit).
+    // first make the table certain again (MetadataStore::Commit); a pending
+    // sector rewritten changes the table.
     if (metadata_->healthy() && !RangeHasPending(offset, len)) {
       Status st = WriteRuns(offset, buf, len);
       if (st.ok()) return st;
-      if (!IsMediaError(st)) {
-        CountError(st, true);
-        return st;
-      }
       CountError(st, true);
+      if (!IsMediaError(st)) return st;
+      main_failed = true;
     }
-  }
-  return RecoverWrite(offset, buf, len, start);
+  }  // the recovery takes the region exclusively
+  return RecoverWrite(offset, buf, len, start, main_failed);
 }
 
 // A failed flush is a writeback error of earlier writes (with buffered I/O

@@ -112,8 +112,10 @@ Status Volume::PrepareRecoveredWrite(uint64_t offset, size_t len,
   return Status::Ok();
 }
 
+// `main_failed`: the request's first attempt failed on MAIN (else it came
+// here for a pending sector or an uncertain table, and MAIN is untried).
 Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len,
-                            Clock::time_point start) {
+                            Clock::time_point start, bool main_failed) {
   const uint64_t ss = geometry().sector_size;
   auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                    BlockRangeLock::Mode::kExclusive);
@@ -126,9 +128,11 @@ Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len,
     if (!st.ok()) break;
     if (!r.on_main) {
       st = spare_->Write(r.at, in + r.pos, r.len);
-    } else {
+    } else if (main_failed) {
       // Not tried whole again: on a dying disk that costs another failure.
       NarrowKnownBad(n, r.at, r.at + r.len, false);
+    } else if (ProbeMain(n, r.at, r.at + r.len) == ProbeResult::kBad) {
+      NarrowKnownBad(n, r.at, r.at + r.len, true);
     }
     if (st.ok()) st = n.hard;
   }

@@ -235,7 +235,8 @@ class Volume {
   void RetryBadReads(Narrowing& n, uint32_t retries);
   std::vector<uint64_t> SectorsOf(const std::vector<ByteRange>& ranges) const;
   std::vector<Run> SnapshotRuns(uint64_t offset, size_t len) const;
-  Status RecoverWrite(uint64_t offset, const void* buf, size_t len, Clock::time_point start);
+  Status RecoverWrite(uint64_t offset, const void* buf, size_t len, Clock::time_point start,
+                      bool main_failed);
   Status PrepareRecoveredWrite(uint64_t offset, size_t len, std::vector<SlotChange>* changes,
                                std::vector<Run>* runs);
   Status RecoverRead(uint64_t offset, void* buf, size_t len, Clock::time_point start);
