@@ -150,15 +150,22 @@ Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry,
                                store->sequence_, "", false});
   }
   store->held_.assign(store->reports_.size(), store->sequence_);
+  store->partial_.assign(store->reports_.size(), false);
   store->CountValidCopies();
   *out = std::move(store);
   return Status::Ok();
 }
 
 bool MetadataStore::MayOverwrite(size_t copy) const {
-  if (held_[copy] == 0 || held_.size() == 1) return true;
+  if (held_.size() == 1) return true;
+  // What must survive elsewhere: the table the copy holds, or, for a
+  // partial copy, the whole table of the sequence it was opened at.
+  const uint64_t needed = held_[copy] != 0 ? held_[copy]
+                          : partial_[copy] ? opened_sequence_
+                                           : 0;
+  if (needed == 0) return true;
   for (size_t o = 0; o < held_.size(); ++o)
-    if (o != copy && held_[o] >= held_[copy]) return true;
+    if (o != copy && held_[o] >= needed) return true;
   return false;
 }
 
@@ -174,6 +181,7 @@ size_t MetadataStore::WriteAllCopies(uint64_t base, const std::vector<uint64_t>&
     const bool incremental = !full && held_[c] == base;
     Status st = WriteCopy(c, incremental ? touched : AllTableSectors(), !incremental);
     held_[c] = st.ok() ? sequence_ : 0;
+    partial_[c] = false;  // whatever it held is overwritten now
     if (st.ok()) {
       r = {r.start, CopyState::kValid, sequence_, "", r.rewritten};
       ++written;
@@ -222,6 +230,9 @@ Status MetadataStore::CommitChanges(const std::vector<SlotChange>& changes, bool
   spdlog::error("metadata commit failed on every copy; the old table was {} under sequence {}",
                 healthy_ ? "re-committed" : "NOT re-committed either (writes refused)",
                 sequence_);
+  // No copy may have been tried at all (each was the last of its table).
+  if (error.ok()) error = Status::IoError("no metadata copy could be written without risking "
+                                          "the last good copy of the table");
   return error.WithContext("metadata commit failed on every copy");
 }
 
@@ -236,6 +247,7 @@ std::unique_ptr<MetadataStore> MetadataStore::Successor(const Geometry& geometry
   next->slots_.resize(geometry.spare_capacity(), 0);
   next->reports_.resize(geometry.placement.copy_starts.size());
   next->held_.assign(next->reports_.size(), 0);
+  next->partial_.assign(next->reports_.size(), false);
   for (size_t c = 0; c < next->reports_.size(); ++c)
     next->reports_[c] = {geometry.placement.copy_starts[c], CopyState::kCorrupt, 0,
                          "not written yet", false};

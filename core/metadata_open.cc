@@ -234,12 +234,15 @@ Status MetadataStore::CheckTableSemantics() const {
 void MetadataStore::RepairCopies() {
   for (size_t c = 0; c < reports_.size(); ++c) {
     CopyReport& r = reports_[c];
-    if (held_[c] == sequence_ || !MayOverwrite(c)) continue;
+    if (held_[c] == sequence_ || (held_[c] != 0 && !MayOverwrite(c))) continue;
     // Same sequence, same table: every sector written is the one the merge
-    // took, so a crash half way leaves each sector as good as before. (No
-    // header invalidation: it could hide the last good copy of a sector.)
+    // took, byte for byte where the copy had it good, so a crash or a torn
+    // write half way leaves each sector as good as before; hence no
+    // MayOverwrite for damaged copies, and no header invalidation (it could
+    // hide the last good copy of a sector).
     Status st = WriteCopy(c, AllTableSectors());
     if (st.ok()) held_[c] = sequence_;
+    if (st.ok()) partial_[c] = false;
     if (st.ok()) {
       spdlog::warn("metadata copy {} at spare sector {} was {} ({}); rewritten",
                    c, r.start, CopyStateName(r.state), r.problem);
@@ -299,8 +302,11 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
                   std::to_string(store->sequence_);
     }
     store->held_.push_back(r.state == CopyState::kCorrupt ? 0 : r.sequence);
+    store->partial_.push_back(copy.header_ok && copy.sequence == store->sequence_ &&
+                              !copy.bad_sectors.empty());
     store->reports_.push_back(std::move(r));
   }
+  store->opened_sequence_ = store->sequence_;
   store->CountValidCopies();
   if (options.verify_table) REMAPFS_RETURN_IF_ERROR(store->CheckTableSemantics());
   if (options.repair) {

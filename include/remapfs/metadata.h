@@ -210,6 +210,12 @@ class MetadataStore {
   // disk, as far as the store knows; 0 when unknown (damaged, or a write to
   // it failed, which may leave anything). held_[c] == sequence_: current.
   std::vector<uint64_t> held_;
+  // partial_[c]: copy c's header is at the sequence Open found newest but
+  // some of its table sectors are damaged; its good sectors may be the only
+  // good copies of theirs (the table was rebuilt from several copies), so
+  // it is not overwritten until some copy holds a whole table that new.
+  std::vector<bool> partial_;
+  uint64_t opened_sequence_ = 0;
   // May copy `copy` be overwritten? Only while another copy holds a table
   // at least as new: the newest table on disk must never be the one at risk.
   bool MayOverwrite(size_t copy) const;

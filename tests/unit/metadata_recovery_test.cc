@@ -286,5 +286,30 @@ TEST_CASE("A crash at any write of a sector-by-sector repair loses nothing",
   }
 }
 
+TEST_CASE("While the table lives only in the union of damaged copies, a "
+          "commit never overwrites one of them", "[recovery]") {
+  std::shared_ptr<BlockDevice> mem = NewMemoryDevice(512 << 10);
+  auto store = Formatted(mem.get(), 16);
+  const std::string expected = TableText(*store);
+  const Geometry g = store->geometry();
+  store.reset();
+  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
+    Damage(mem.get(), CopyByte(g, c, 1 + c, 40));  // table sector c of copy c
+  // A spare whose table sectors can no longer be written, while headers can:
+  // the repair at open fails everywhere, and a commit could invalidate a
+  // copy's header and then fail on its table.
+  FaultyDevice failing(std::make_unique<SharedDevice>(mem), kSector);
+  for (uint64_t start : g.placement.copy_starts)
+    failing.AddFault(start + 1, start + g.placement.copy_sectors - 1, FaultMode::kWrite);
+  std::unique_ptr<MetadataStore> s;
+  REQUIRE_OK(OpenStore(&failing, &s));
+  CHECK(s->valid_copies() == 0);
+  CHECK(s->Commit({{7, SlotEntry{true, false, 900}}}).errno_value() == EIO);
+  CHECK_FALSE(s->healthy());
+  s.reset();
+  REQUIRE_OK(OpenStore(mem.get(), &s, /*repair=*/false));
+  CHECK(TableText(*s) == expected);
+}
+
 }  // namespace
 }  // namespace remapfs::testing
