@@ -32,7 +32,7 @@ namespace remapfs::testing {
 namespace {
 
 constexpr int kReaders = 2;
-constexpr int kWritesPerPhase = 1000;  // per writer
+constexpr int kWritesPerPhase = 3000;  // per writer
 constexpr int kMinReadsPerPhase = 40;  // per reader; more while writers run
 constexpr int kMinControlOpsPerPhase = 8;
 // One width per phase; none is a multiple of 512.
@@ -184,7 +184,7 @@ void RunStress(const StressConfig& c) {
     INFO("phase " << phase << ", stripes of " << stripes.width << " bytes");
     REQUIRE(failures.First() == "");
     REQUIRE_OK(v->Sync());
-    CHECK(ByteDiff(ReadVolume(*v, 0, c.main_bytes), model) == "");
+    REQUIRE(ByteDiff(ReadVolume(*v, 0, c.main_bytes), model) == "");
     counts.bytes_verified += c.main_bytes;
     CHECK(RemapsProblem(*v, remapped) == "");
     CHECK(StatsProblem(*v) == "");
