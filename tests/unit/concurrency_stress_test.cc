@@ -14,11 +14,19 @@
 //  - readers read anywhere and check the frozen bytes, fixed for the phase;
 //  - the control thread alone changes the table, so it knows the remapped
 //    set exactly and checks Remaps() after each of its operations.
+// Every third phase is overlapping instead: small writes in 16 blocks, so
+// whole-block writes meet read-modify-writes of the same block, checked
+// every 25 writes per writer (writers quiescent) less exactly: each byte
+// holds the value of a write no other write over it certainly followed
+// (BytesNoLastWriteExplains), and what it holds becomes the model.
 // At each quiescent point (threads joined) every byte of the volume equals
 // the model and the views keep the SPEC invariants; at the end the volume
 // is reopened over the same bytes and compared again.
+#include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,9 +43,12 @@ constexpr int kReaders = 2;
 constexpr int kWritesPerPhase = 3000;  // per writer
 constexpr int kMinReadsPerPhase = 40;  // per reader; more while writers run
 constexpr int kMinControlOpsPerPhase = 8;
-// One width per phase; none is a multiple of 512.
-constexpr uint64_t kStripeWidths[] = {3, 61, 509, 700, 1531, 4099, 9001, 24571};
+// One width per phase; none is a multiple of 512. 0: an overlapping phase.
+constexpr uint64_t kStripeWidths[] = {3, 61, 0, 509, 700, 0, 1531, 4099, 0, 9001, 24571, 0};
 constexpr uint64_t kMaxRead = 64 << 10;
+constexpr uint64_t kHotBlocks = 16;  // where overlapping writes go
+constexpr int kRound = 25;  // writes per writer between checks of overlapping writes
+static_assert(kWritesPerPhase % kRound == 0);
 
 struct StressConfig {
   uint32_t block;  // the only request size and alignment the bases take
@@ -97,6 +108,28 @@ void RunControl(Volume& v, const StressConfig& c, uint64_t seed, const std::atom
   }
 }
 
+// Writes [at, at+len) from `data` with pattern `seed`, shrunk to the whole
+// blocks inside it, when there are any, and from an aligned buffer (the
+// AlignedDevice's direct path) if `whole_blocks` or one time in four; else
+// as it is from a misaligned buffer. Returns the bytes written (at and len
+// now say where), or null.
+const uint8_t* WriteRandomly(Volume& v, uint64_t& at, uint64_t& len, uint32_t block,
+                             bool whole_blocks, uint64_t seed, std::mt19937_64& rng,
+                             AlignedBuffer& data, StressCounts& counts, Failures& failures) {
+  size_t misalign = 1 + rng() % (block - 1);
+  const uint64_t begin = (at + block - 1) / block * block, end = (at + len) / block * block;
+  if ((whole_blocks || rng() % 4 == 0) && begin < end)
+    at = begin, len = end - begin, misalign = 0;
+  uint8_t* buf = data.At(misalign);
+  for (size_t j = 0; j < len; ++j) buf[j] = PatternByte(at + j, seed);
+  if (Status st = v.Write(at, buf, len); !st.ok()) {
+    failures.Add("write: " + st.ToString());
+    return nullptr;
+  }
+  ++counts.writes, counts.bytes_written += len;
+  return buf;
+}
+
 // Random writes inside writer `w`'s stripes, each read back and compared.
 void RunWriter(Volume& v, const Stripes& stripes, int w, uint32_t block, uint64_t seed,
                std::vector<uint8_t>& model, StressCounts& counts, Failures& failures) {
@@ -104,19 +137,10 @@ void RunWriter(Volume& v, const Stripes& stripes, int w, uint32_t block, uint64_
   AlignedBuffer data(stripes.width), got(stripes.width);
   for (int i = 0; i < kWritesPerPhase; ++i) {
     auto [at, len] = stripes.RandomRange(w, rng);
-    size_t misalign = 1 + rng() % (block - 1);
-    // One write in four as whole blocks from an aligned buffer, where the
-    // range holds any: the AlignedDevice's direct path.
-    const uint64_t begin = (at + block - 1) / block * block, end = (at + len) / block * block;
-    if (rng() % 4 == 0 && begin < end) at = begin, len = end - begin, misalign = 0;
-    uint8_t* buf = data.At(misalign);
-    for (size_t j = 0; j < len; ++j) buf[j] = PatternByte(at + j, seed * 1000 + i);
-    if (Status st = v.Write(at, buf, len); !st.ok()) {
-      failures.Add("write: " + st.ToString());
-      continue;
-    }
+    const uint8_t* buf =
+        WriteRandomly(v, at, len, block, false, seed * 1000 + i, rng, data, counts, failures);
+    if (buf == nullptr) continue;
     std::memcpy(model.data() + at, buf, len);
-    ++counts.writes, counts.bytes_written += len;
     uint8_t* back = got.At(rng() % block);
     if (Status st = v.Read(at, back, len); !st.ok()) {
       failures.Add("read back: " + st.ToString());
@@ -125,6 +149,26 @@ void RunWriter(Volume& v, const Stripes& stripes, int w, uint32_t block, uint64_
     } else {
       ++counts.reads, counts.bytes_verified += len;
     }
+  }
+}
+
+// Random writes of up to two blocks in kHotBlocks from `first`, which
+// overlap the other writers'; writer 0 writes whole blocks, which so meet
+// the others' read-modify-writes of the same block. Every kRound writes the
+// writers meet at `round_end`, which checks the bytes.
+void RunOverlappingWriter(Volume& v, uint64_t first, int w, uint32_t block, uint64_t seed,
+                          std::atomic<uint64_t>& clock, WriteLog& log,
+                          std::barrier<std::function<void()>>& round_end, StressCounts& counts,
+                          Failures& failures) {
+  std::mt19937_64 rng(seed);
+  AlignedBuffer data(2 * block);
+  for (int i = 0; i < kWritesPerPhase; ++i) {
+    uint64_t at = first + rng() % ((kHotBlocks - 2) * block), len = 1 + rng() % (2 * block);
+    if (w == 0) len = 2 * block;  // one or two whole blocks
+    const uint64_t began = ++clock;
+    if (WriteRandomly(v, at, len, block, w == 0, seed * 1000 + i, rng, data, counts, failures))
+      log.Add(at - first, len, seed * 1000 + i, began, ++clock);
+    if (i % kRound == kRound - 1) round_end.arrive_and_wait();
   }
 }
 
@@ -153,6 +197,25 @@ void RunReader(Volume& v, const Stripes& stripes, uint64_t seed, const std::atom
   }
 }
 
+// A quiescent point of the overlapping writers (std::barrier's completion):
+// the hot blocks from `first` hold values their writes explain; they become
+// the model, and the logs start again.
+void CheckOverlappingRound(Volume& v, uint64_t first, std::vector<WriteLog>& logs,
+                           std::vector<uint8_t>& model, StressCounts& counts,
+                           Failures& failures) noexcept {
+  std::vector<uint8_t> got(logs[0].last.size());
+  if (Status st = v.Read(first, got.data(), got.size()); !st.ok()) {
+    failures.Add("read of the overlapping writes: " + st.ToString());
+  } else if (const uint64_t wrong = BytesNoLastWriteExplains(got, first, model, logs)) {
+    failures.Add(std::to_string(wrong) + " bytes no overlapping write explains near " +
+                 std::to_string(first));
+  } else {
+    counts.bytes_verified += got.size();
+  }
+  std::copy(got.begin(), got.end(), model.begin() + first);
+  for (WriteLog& log : logs) log.Reset();
+}
+
 void RunStress(const StressConfig& c) {
   AlignedMemory mem(c);
   auto v = mem.Open();
@@ -163,7 +226,16 @@ void RunStress(const StressConfig& c) {
   for (size_t phase = 0; phase < std::size(kStripeWidths); ++phase) {
     const uint64_t seed = (uint64_t{c.block} << 32) + c.sector * 100 + phase * 10;
     std::mt19937_64 rng(seed);
-    const Stripes stripes{kStripeWidths[phase], rng() % kStripeWidths[phase], c.main_bytes};
+    // An overlapping phase is one stripe, writer 0's: no byte is frozen.
+    const bool overlapping = kStripeWidths[phase] == 0;
+    const uint64_t width = overlapping ? c.main_bytes : kStripeWidths[phase];
+    const Stripes stripes{width, overlapping ? 0 : rng() % width, c.main_bytes};
+    const uint64_t hot = rng() % (c.main_bytes / c.block - kHotBlocks) * c.block;
+    std::vector<WriteLog> logs(kWriters, WriteLog(overlapping ? kHotBlocks * c.block : 0));
+    std::atomic<uint64_t> clock{0};
+    std::barrier<std::function<void()>> round_end(kWriters, [&]() noexcept {
+      CheckOverlappingRound(*v, hot, logs, model, counts, failures);
+    });
     std::atomic<bool> writers_done{false};
     std::vector<std::thread> others, writers;
     others.emplace_back([&] {
@@ -175,13 +247,18 @@ void RunStress(const StressConfig& c) {
       });
     for (int w = 0; w < kWriters; ++w)
       writers.emplace_back([&, w] {
-        RunWriter(*v, stripes, w, c.block, seed + 5 + w, model, counts, failures);
+        if (overlapping)
+          RunOverlappingWriter(*v, hot, w, c.block, seed + 5 + w, clock, logs[w], round_end,
+                               counts, failures);
+        else
+          RunWriter(*v, stripes, w, c.block, seed + 5 + w, model, counts, failures);
       });
     for (auto& t : writers) t.join();
     writers_done = true;
     for (auto& t : others) t.join();
 
-    INFO("phase " << phase << ", stripes of " << stripes.width << " bytes");
+    INFO("phase " << phase << ": " << (overlapping ? "overlapping writes" : "stripes of ")
+                  << (overlapping ? "" : std::to_string(width) + " bytes"));
     REQUIRE(failures.First() == "");
     REQUIRE_OK(v->Sync());
     REQUIRE(ByteDiff(ReadVolume(*v, 0, c.main_bytes), model) == "");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "remapfs/volume.h"
+#include "test_util.h"
 
 namespace remapfs::testing {
 
@@ -86,6 +87,52 @@ struct StressCounts {
     return os.str();
   }
 };
+
+// One writer's writes over a stretch of bytes in an overlapping phase, each
+// with when it began and ended on a clock all writers share; `last` gives,
+// for each byte of the stretch, the index of the last write over it (-1:
+// none).
+struct WriteLog {
+  struct Entry {
+    uint64_t seed, began, ended;  // byte `at` of the volume held PatternByte(at, seed)
+  };
+  explicit WriteLog(uint64_t size) : last(size, -1) {}
+  void Add(uint64_t pos, uint64_t len, uint64_t seed, uint64_t began, uint64_t ended) {
+    writes.push_back({seed, began, ended});
+    std::fill_n(last.begin() + pos, len, static_cast<int32_t>(writes.size() - 1));
+  }
+  void Reset() {
+    writes.clear();
+    std::fill(last.begin(), last.end(), -1);
+  }
+  std::vector<Entry> writes;
+  std::vector<int32_t> last;
+};
+
+// How many bytes of `got` (the stretch from volume byte `first`) hold no
+// value a write could have left last. Of the writers' last writes over a
+// byte, one that ended before another began was certainly overwritten: the
+// byte holds the value of one of the others, or its old value (`model`) if
+// no write covered it. (A stale read-modify-write brings back a value that
+// a later write had replaced.)
+inline uint64_t BytesNoLastWriteExplains(const std::vector<uint8_t>& got, uint64_t first,
+                                         const std::vector<uint8_t>& model,
+                                         const std::vector<WriteLog>& logs) {
+  uint64_t wrong = 0;
+  for (size_t pos = 0; pos < got.size(); ++pos) {
+    uint64_t latest_began = 0;
+    for (const WriteLog& log : logs)
+      if (log.last[pos] >= 0) latest_began = std::max(latest_began, log.writes[log.last[pos]].began);
+    bool explained = latest_began == 0 && got[pos] == model[first + pos];
+    for (const WriteLog& log : logs) {
+      if (log.last[pos] < 0) continue;
+      const WriteLog::Entry& e = log.writes[log.last[pos]];
+      explained |= e.ended > latest_began && got[pos] == PatternByte(first + pos, e.seed);
+    }
+    wrong += !explained;
+  }
+  return wrong;
+}
 
 // "" when Remaps() names exactly the sectors `remapped` marks, none
 // pending, each in a spare sector of its own outside the reservations.
