@@ -29,8 +29,8 @@
 #include <functional>
 #include <random>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "remapfs/aligned_device.h"
 #include "stress_support.h"
