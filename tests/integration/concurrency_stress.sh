@@ -73,7 +73,7 @@ main() {
   pick_direct_io_dir
   local main=$DIR/main.img spare=$DIR/spare.img rc=0 start=$SECONDS
   make_main "$main" "$MAIN_BYTES"
-  format_volume "$main" "$spare" --spare-size 1M
+  format_volume "$main" "$spare" --spare-size 512K
   mount_remapfs "$main" "$spare" "$MNT" --direct-io on
   grep -q "O_DIRECT" "$MOUNT_LOG" || { cat "$MOUNT_LOG" >&2; fail "MAIN not opened with O_DIRECT"; }
 
