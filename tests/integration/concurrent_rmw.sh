@@ -20,15 +20,6 @@ MNT=$TMP/mnt
 DIR=""    # where MAIN and SPARE live: a filesystem that takes O_DIRECT
 BLOCK=""  # MAIN's O_DIRECT alignment, as the mount log reports it
 
-pick_direct_io_dir() {
-  if dd if=/dev/zero of="$TMP/probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
-    DIR=$TMP
-  else
-    DIR=$(mktemp -d /var/tmp/remapfs-rmw.XXXXXX)
-    CLEANUP_HOOKS+=("rm -rf '$DIR'")
-  fi
-}
-
 # read_block FILE INDEX: block INDEX (of $BLOCK bytes) of FILE on stdout.
 read_block() {
   dd if="$1" bs="$BLOCK" skip="$2" count=1 status=none

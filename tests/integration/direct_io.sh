@@ -12,17 +12,6 @@ require_environment losetup mkfs.ext4 fsck.ext4 cmp sha256sum dd
 MNT=$TMP/mnt EXT=$TMP/ext4
 DIR=""  # where MAIN and SPARE files live: a filesystem that takes O_DIRECT
 
-# The test dir may be on tmpfs, which (on older kernels) refuses O_DIRECT.
-pick_direct_io_dir() {
-  if dd if=/dev/zero of="$TMP/probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
-    DIR=$TMP
-  else
-    DIR=$(mktemp -d /var/tmp/remapfs-dio.XXXXXX)
-    CLEANUP_HOOKS+=("rm -rf '$DIR'")
-  fi
-  echo "   ok: image files in $DIR ($(stat -f -c %T "$DIR"))"
-}
-
 # log_says REGEX: the last mount's log has a line matching REGEX.
 log_says() {
   grep -Eq "$1" "$MOUNT_LOG" || { cat "$MOUNT_LOG" >&2; fail "mount log lacks /$1/"; }

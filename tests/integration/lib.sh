@@ -83,6 +83,19 @@ make_main() {
   head -c "$2" /dev/urandom >"$1"
 }
 
+# pick_direct_io_dir: sets DIR to a directory for MAIN and SPARE files on a
+# filesystem that takes O_DIRECT: $TMP, or a new one under /var/tmp when
+# $TMP is on tmpfs, which (on older kernels) refuses O_DIRECT.
+pick_direct_io_dir() {
+  if dd if=/dev/zero of="$TMP/probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
+    DIR=$TMP
+  else
+    DIR=$(mktemp -d /var/tmp/remapfs-dio.XXXXXX)
+    CLEANUP_HOOKS+=("rm -rf '$DIR'")
+  fi
+  echo "   ok: image files in $DIR ($(stat -f -c %T "$DIR"))"
+}
+
 format_volume() {
   "$REMAPFS" format "$@" >"$TMP/format.out" 2>&1 ||
     { cat "$TMP/format.out" >&2; fail "remapfs format $*"; }

@@ -23,47 +23,11 @@
 
 using namespace remapfs;
 using remapfs::testing::Pattern;
+using remapfs::testing::StrictAlignmentDevice;
 
 namespace {
 
 constexpr uint64_t kSize = 256 * 1024;
-
-// A memory device that takes only what O_DIRECT takes: offset, length and
-// buffer address all multiples of `alignment`; anything else is EINVAL.
-// It records the last buffer it was handed, to show pass-through.
-class StrictAlignmentDevice : public BlockDevice {
- public:
-  StrictAlignmentDevice(uint64_t size, uint32_t alignment)
-      : mem_(NewMemoryDevice(size)), alignment_(alignment) {}
-  Status Read(uint64_t offset, void* buf, size_t len) override {
-    REMAPFS_RETURN_IF_ERROR(Check(offset, buf, len));
-    return mem_->Read(offset, buf, len);
-  }
-  Status Write(uint64_t offset, const void* buf, size_t len) override {
-    REMAPFS_RETURN_IF_ERROR(Check(offset, buf, len));
-    return mem_->Write(offset, buf, len);
-  }
-  Status Flush() override { return mem_->Flush(); }
-  uint64_t Size() const override { return mem_->Size(); }
-
-  std::atomic<const void*> last_buffer{nullptr};
-  std::atomic<uint64_t> calls{0};
-  std::atomic<uint64_t> rejected{0};
-
- private:
-  Status Check(uint64_t offset, const void* buf, size_t len) {
-    calls.fetch_add(1);
-    last_buffer.store(buf);
-    if (offset % alignment_ || len % alignment_ ||
-        reinterpret_cast<uintptr_t>(buf) % alignment_) {
-      rejected.fetch_add(1);
-      return Status::InvalidArgument("unaligned request reached the base");
-    }
-    return Status::Ok();
-  }
-  std::unique_ptr<BlockDevice> mem_;
-  const uint32_t alignment_;
-};
 
 std::unique_ptr<AlignedDevice> WrapOrFail(std::unique_ptr<BlockDevice> base,
                                           uint32_t alignment) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,50 @@ class CountingDevice : public BlockDevice {
 
  private:
   std::unique_ptr<BlockDevice> base_;
+};
+
+// A device that takes only what O_DIRECT takes: offset, length and buffer
+// address all multiples of `alignment`; anything else is EINVAL (and counted
+// in `rejected`). It records the last buffer it was handed, to show
+// pass-through. Each call is atomic, as a disk writes a request as a unit.
+// Owns its base (by default a new zero-filled memory device).
+class StrictAlignmentDevice : public BlockDevice {
+ public:
+  StrictAlignmentDevice(uint64_t size, uint32_t alignment)
+      : StrictAlignmentDevice(NewMemoryDevice(size), alignment) {}
+  StrictAlignmentDevice(std::unique_ptr<BlockDevice> base, uint32_t alignment)
+      : base_(std::move(base)), alignment_(alignment) {}
+  Status Read(uint64_t offset, void* buf, size_t len) override {
+    REMAPFS_RETURN_IF_ERROR(Check(offset, buf, len));
+    std::lock_guard<std::mutex> lock(mu_);
+    return base_->Read(offset, buf, len);
+  }
+  Status Write(uint64_t offset, const void* buf, size_t len) override {
+    REMAPFS_RETURN_IF_ERROR(Check(offset, buf, len));
+    std::lock_guard<std::mutex> lock(mu_);
+    return base_->Write(offset, buf, len);
+  }
+  Status Flush() override { return base_->Flush(); }
+  uint64_t Size() const override { return base_->Size(); }
+
+  std::atomic<const void*> last_buffer{nullptr};
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> rejected{0};
+
+ private:
+  Status Check(uint64_t offset, const void* buf, size_t len) {
+    calls.fetch_add(1);
+    last_buffer.store(buf);
+    if (offset % alignment_ || len % alignment_ ||
+        reinterpret_cast<uintptr_t>(buf) % alignment_) {
+      rejected.fetch_add(1);
+      return Status::InvalidArgument("unaligned request reached the base");
+    }
+    return Status::Ok();
+  }
+  std::mutex mu_;
+  std::unique_ptr<BlockDevice> base_;
+  const uint32_t alignment_;
 };
 
 // A private directory under $TMPDIR, removed with everything in it.
