@@ -1,7 +1,7 @@
 // The Volume operations that commit, as scenarios the crash and I/O-error
 // suites run step by step: add_bad, remove (with its copy-back), the
-// auto-remap of a failed write, the pending mark of a failed read, and a
-// scrub that remaps a weak sector and marks a dead one. Each prepares its
+// auto-remap of a failed write, the pending mark of a failed read, a scrub
+// that remaps a weak sector and marks a dead one, and one that only marks. Each prepares its
 // volume, runs its operation, and names the sectors whose bytes it checks.
 #pragma once
 
@@ -103,6 +103,14 @@ inline Scenario ScenarioNamed(const std::string& name) {
               return v.Stats().pending == 1 ? Status::Ok() : Status::IoError("not marked");
             },
             {299, 300}};
+  if (name == "scrub-dead")
+    return {name, nothing,
+            [](Volume& v, FaultyDevice* main) {
+              main->AddFault(330, 331, FaultMode::kRead);  // dead: pending
+              Volume::ScrubFindings found;
+              return v.ScrubRange(320, 16, &found);
+            },
+            {320, 330, 331}};
   REQUIRE(name == "scrub");
   return {name, nothing,
           [](Volume& v, FaultyDevice* main) {
