@@ -3,11 +3,18 @@
 // old or the new geometry, with every remap and remapped byte; a resize
 // that returned ok must leave the new one.
 //
-// Flushes this suite catches: see the report of issue 8 (flush-removal
-// table); spare_resize.cc's flushes and WriteFullCopy's are exercised here.
+// Flushes this suite catches (each deleted alone, [crash] red, restored):
+//  - WriteCopy's flush between table sectors and header (through
+//    WriteFullCopy): both tests.
+//  - spare_resize.cc's last flush, after the old headers are wiped: the
+//    grow (RequireOldHeadersWiped).
+// Not caught: CopySectors' flush (spare_resize.cc), as the next commit's
+// first flush covers the moved data before any header names it.
 #include <map>
 
 #include "crash_rig.h"
+#include "remapfs/format.h"
+#include "remapfs/reservations.h"
 #include "remapfs/spare_resize.h"
 #include "remapfs/volume.h"
 
@@ -63,6 +70,19 @@ uint64_t IntactSpareSectors(const Start& s, std::shared_ptr<BlockDevice> spare) 
 
 void NoProgress(const std::string&, uint64_t, uint64_t) {}
 
+// Step 4's promise: no header of the old geometry is left in what the new
+// one uses as data (it could be found, and trusted, later).
+void RequireOldHeadersWiped(BlockDevice* mem, const Geometry& old_g, uint64_t new_sectors) {
+  const Geometry new_g = MakeGeometry(kSector, kMainBytes, new_sectors * kSector);
+  const ReservationSet r1 = ReservationSet::ForPlacement(new_g.placement, new_sectors);
+  for (uint64_t start : old_g.placement.copy_starts) {
+    if (start >= new_sectors || r1.IsReserved(start)) continue;
+    INFO("old copy at spare sector " << start);
+    CHECK(ByteDiff(ReadRange(mem, start * kSector, format::kHeaderBytes),
+                   std::vector<uint8_t>(format::kHeaderBytes, 0)) == "");
+  }
+}
+
 uint64_t CutEveryPointOfAResize(uint64_t old_bytes, uint64_t new_sectors, uint64_t count) {
   const Start s = MakeStart(old_bytes, std::max(old_bytes, new_sectors * kSector), count);
   const uint64_t old_sectors = old_bytes / kSector;
@@ -85,6 +105,7 @@ uint64_t CutEveryPointOfAResize(uint64_t old_bytes, uint64_t new_sectors, uint64
       const uint64_t got = IntactSpareSectors(s, rig.mem);
       CHECK((got == old_sectors || got == new_sectors));
       if (st.ok()) CHECK(got == new_sectors);
+      if (st.ok()) RequireOldHeadersWiped(rig.mem.get(), MakeGeometry(kSector, kMainBytes, old_bytes), new_sectors);
       ++points;
     }
   }

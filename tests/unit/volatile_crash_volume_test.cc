@@ -5,10 +5,14 @@
 // it, and every sector must read what it held before or after the
 // operation (after, once the operation and its Sync came back ok).
 //
-// Flushes this suite catches (each deleted alone, suite red, restored):
-//  - Volume::AddBad's spare flush: "add_bad".
-//  - Volume::Remove's MAIN flush: "remove".
-//  - CommitAndApply's spare flush: "auto-remap" and "scrub".
+// Flushes this suite catches (each deleted alone, [crash] red, restored):
+//  - Volume::Remove's MAIN flush: the remove test.
+//  - WriteCopy's flush after the header: every test here.
+// Not caught, and not catchable with one spare device: AddBad's spare flush
+// and CommitAndApply's spare flush. The data and the metadata share the
+// spare, and the commit's own first flush (WriteCopy, before any header)
+// makes the data durable before the map names it; these two flushes only
+// keep that order should the commit ever change.
 #include "commit_scenarios.h"
 #include "crash_rig.h"
 #include "remapfs/volume.h"
