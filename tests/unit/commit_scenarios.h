@@ -1,8 +1,9 @@
 // The Volume operations that commit, as scenarios the crash and I/O-error
 // suites run step by step: add_bad, remove (with its copy-back), the
 // auto-remap of a failed write, the pending mark of a failed read, a scrub
-// that remaps a weak sector and marks a dead one, and one that only marks. Each prepares its
-// volume, runs its operation, and names the sectors whose bytes it checks.
+// that remaps a weak sector and marks a dead one, and one that only marks.
+// Each prepares its volume, runs its operation, and names the sectors whose
+// bytes it checks.
 #pragma once
 
 #include <functional>
