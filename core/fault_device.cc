@@ -4,6 +4,8 @@
 #include "remapfs/fault_device.h"
 
 #include <algorithm>
+#include <cstring>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -69,7 +71,7 @@ void FaultyDevice::AddFlakyRead(uint64_t first, uint64_t last, uint32_t failures
   std::lock_guard<std::mutex> lock(mu_);
   if (failures == 0) {
     EraseRange(faults_, first, last);
-    any_armed_.store(!faults_.empty() || crash_armed_ || crashed_);
+    any_armed_.store(AnyArmedLocked());
     return;
   }
   InsertLocked(Fault{first, last, FaultMode::kFlakyRead, failures});
@@ -100,13 +102,13 @@ void FaultyDevice::ClearFaults(uint64_t first, uint64_t last) {
   if (first > last) return;
   std::lock_guard<std::mutex> lock(mu_);
   EraseRange(faults_, first, last);
-  any_armed_.store(!faults_.empty() || crash_armed_ || crashed_);
+  any_armed_.store(AnyArmedLocked());
 }
 
 void FaultyDevice::ClearAllFaults() {
   std::lock_guard<std::mutex> lock(mu_);
   faults_.clear();
-  any_armed_.store(crash_armed_ || crashed_);
+  any_armed_.store(AnyArmedLocked());
 }
 
 std::vector<Fault> FaultyDevice::Faults() const {
@@ -131,7 +133,12 @@ void FaultyDevice::DisarmCrash() {
   std::lock_guard<std::mutex> lock(mu_);
   crash_armed_.store(false);
   crashed_.store(false);
-  any_armed_.store(!faults_.empty());
+  cut_armed_ = false;
+  any_armed_.store(AnyArmedLocked());
+}
+
+bool FaultyDevice::AnyArmedLocked() const {
+  return !faults_.empty() || crash_armed_ || crashed_ || volatile_;
 }
 
 void FaultyDevice::SetErrorLatency(std::chrono::milliseconds latency) {
@@ -179,7 +186,7 @@ bool FaultyDevice::ReadHitsLocked(uint64_t first, uint64_t last) {
     }
     hit = true;
   }
-  if (faults_.empty()) any_armed_.store(crash_armed_ || crashed_);
+  if (faults_.empty()) any_armed_.store(AnyArmedLocked());
   return hit;
 }
 
@@ -195,7 +202,15 @@ Status FaultyDevice::Read(uint64_t offset, void* buf, size_t len) {
     // Outside the lock: a slow bad sector must not stall the other threads.
     if (hit) return FailAfterLatency("read", offset);
   }
-  return base_->Read(offset, buf, len);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!volatile_) {
+    lock.unlock();
+    return base_->Read(offset, buf, len);
+  }
+  // Under the lock, so a Flush cannot move the overlay mid-read.
+  REMAPFS_RETURN_IF_ERROR(base_->Read(offset, buf, len));
+  OverlayReadLocked(offset, static_cast<uint8_t*>(buf), len);
+  return Status::Ok();
 }
 
 Status FaultyDevice::Write(uint64_t offset, const void* buf, size_t len) {
@@ -207,6 +222,13 @@ Status FaultyDevice::Write(uint64_t offset, const void* buf, size_t len) {
   if (Hits(offset, len, /*is_write=*/true)) return FailAfterLatency("write", offset);
   std::unique_lock<std::mutex> lock(mu_);
   if (crashed_) return Status::IoError("simulated power cut: device is gone");
+  if (volatile_) {
+    if (CountOpLocked()) return Status::IoError("simulated power cut at a write");
+    const auto* p = static_cast<const uint8_t*>(buf);
+    overlay_.push_back({offset, std::vector<uint8_t>(p, p + len)});
+    writes_seen_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();
+  }
   if (!crash_armed_) {
     lock.unlock();
     writes_seen_.fetch_add(1, std::memory_order_relaxed);
@@ -234,9 +256,96 @@ Status FaultyDevice::Flush() {
   if (fail_next_flush_.load(std::memory_order_relaxed) && fail_next_flush_.exchange(false)) {
     return Status::IoError("injected writeback error at flush");
   }
-  if (any_armed_.load(std::memory_order_relaxed) && crashed_.load()) {
-    return Status::IoError("simulated power cut: device is gone");
+  if (!any_armed_.load(std::memory_order_relaxed)) return base_->Flush();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (crashed_) return Status::IoError("simulated power cut: device is gone");
+  if (!volatile_) return base_->Flush();
+  if (CountOpLocked()) return Status::IoError("simulated power cut at a flush");
+  return FlushOverlayLocked();
+}
+
+// ---- Volatile-cache model ----
+
+void FaultyDevice::EnableVolatileCache(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  volatile_ = on;
+  overlay_.clear();
+  any_armed_.store(AnyArmedLocked());
+}
+
+uint64_t FaultyDevice::volatile_ops() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return volatile_ops_;
+}
+
+size_t FaultyDevice::unflushed_writes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return overlay_.size();
+}
+
+void FaultyDevice::ArmPowerCut(uint64_t ops_before, CutMode mode, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cut_armed_ = true;
+  cut_countdown_ = ops_before;
+  cut_mode_ = mode;
+  cut_seed_ = seed;
+}
+
+void FaultyDevice::PowerCut(CutMode mode, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PowerCutLocked(mode, seed);
+}
+
+bool FaultyDevice::CountOpLocked() {
+  ++volatile_ops_;
+  if (!cut_armed_) return false;
+  if (cut_countdown_ > 0) {
+    --cut_countdown_;
+    return false;
   }
+  PowerCutLocked(cut_mode_, cut_seed_);
+  return true;
+}
+
+void FaultyDevice::PowerCutLocked(CutMode mode, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  if (mode == CutMode::kDropRandom) {
+    // A drive may have written back any part of its cache, in any order.
+    for (const Pending& w : overlay_)
+      if (rng() % 2 == 0) (void)base_->Write(w.offset, w.bytes.data(), w.bytes.size());
+  } else if (mode == CutMode::kTearOne && !overlay_.empty()) {
+    const Pending& w = overlay_[rng() % overlay_.size()];
+    const uint64_t sectors = (w.bytes.size() + sector_size_ - 1) / sector_size_;
+    const uint64_t at = (rng() % sectors) * sector_size_;
+    const size_t half = std::min<size_t>(sector_size_ / 2, w.bytes.size() - at);
+    (void)base_->Write(w.offset + at, w.bytes.data() + at, half);
+  }
+  overlay_.clear();
+  cut_armed_ = false;
+  crashed_.store(true);
+  any_armed_.store(true);
+}
+
+void FaultyDevice::OverlayReadLocked(uint64_t offset, uint8_t* buf, size_t len) const {
+  for (const Pending& w : overlay_) {
+    const uint64_t a = std::max(offset, w.offset);
+    const uint64_t b = std::min(offset + len, w.offset + w.bytes.size());
+    if (a < b) std::memcpy(buf + (a - offset), w.bytes.data() + (a - w.offset), b - a);
+  }
+}
+
+// The overlay reaches the base only here; a failed base write keeps the
+// rest of the overlay volatile, and the flush fails.
+Status FaultyDevice::FlushOverlayLocked() {
+  size_t done = 0;
+  Status st;
+  while (done < overlay_.size() && st.ok()) {
+    const Pending& w = overlay_[done];
+    st = base_->Write(w.offset, w.bytes.data(), w.bytes.size());
+    if (st.ok()) ++done;
+  }
+  overlay_.erase(overlay_.begin(), overlay_.begin() + done);
+  REMAPFS_RETURN_IF_ERROR(st);
   return base_->Flush();
 }
 

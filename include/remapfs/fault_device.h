@@ -1,6 +1,19 @@
 // FaultyDevice: a BlockDevice decorator that fails chosen sectors, and can
 // simulate a power cut in the middle of a write.
 //
+// Two crash models:
+//  - ArmCrash keeps every write issued before the cut (a disk without a
+//    write cache); only the write at the cut may be torn.
+//  - The volatile-cache model (EnableVolatileCache) is a drive with a write
+//    cache: a Write lands in a volatile overlay that Reads see, and only a
+//    successful Flush moves the overlay, in write order, to the base. A power
+//    cut (PowerCut, or ArmPowerCut at the k-th Write or Flush) then resolves
+//    the overlay by its CutMode -- drop it all, keep a seeded random subset
+//    of its writes, or drop it all but tear one seeded sector (its first half
+//    new, its second half old) -- and the device is gone: Writes and Flushes
+//    fail with EIO until DisarmCrash. After the cut the base holds flushed
+//    data plus what the cut kept, and nothing else.
+//
 // It serves three users: unit tests (crash and torn-write simulation), the
 // `control/inject` file of a mount (faults on MAIN, below the remap engine,
 // exactly where a real EIO comes from), and examples. It owns its base.
@@ -20,6 +33,9 @@
 #include "remapfs/block_device.h"
 
 namespace remapfs {
+
+// What a power cut does with the writes not yet flushed (see the top).
+enum class CutMode { kDropAll, kDropRandom, kTearOne };
 
 // kFlakyRead: a weak sector that fails a number of reads, then reads again.
 enum class FaultMode { kRead, kWrite, kReadWrite, kFlakyRead };
@@ -56,7 +72,22 @@ class FaultyDevice : public BlockDevice {
   // with EIO; every later Write and Flush fails with EIO without touching
   // the base. Reads keep working (the "disk after reboot" view).
   void ArmCrash(uint64_t writes_before, size_t torn_bytes);
+  // Also ends a volatile-cache power cut (PowerCut/ArmPowerCut).
   void DisarmCrash();
+
+  // Volatile-cache model (see the top). Turning it off flushes nothing: call
+  // Flush first. The overlay starts empty.
+  void EnableVolatileCache(bool on);
+  // Cuts the power now: resolves the overlay by `mode` (seeded by `seed`)
+  // and fails every later Write and Flush until DisarmCrash.
+  void PowerCut(CutMode mode, uint64_t seed);
+  // The next `ops_before` Write and Flush calls behave normally; the one
+  // after cuts the power (PowerCut) instead of running, and fails with EIO.
+  void ArmPowerCut(uint64_t ops_before, CutMode mode, uint64_t seed);
+  // Write and Flush calls seen in volatile mode (a count for crash points).
+  uint64_t volatile_ops() const;
+  // Writes (calls) sitting in the overlay.
+  size_t unflushed_writes() const;
   bool crashed() const { return crashed_.load(); }
   // Number of Write calls that reached the base since construction.
   uint64_t writes_seen() const { return writes_seen_.load(); }
@@ -91,6 +122,18 @@ class FaultyDevice : public BlockDevice {
   // touches. Caller holds mu_.
   bool ReadHitsLocked(uint64_t first, uint64_t last);
   void InsertLocked(Fault fault);
+  // The value any_armed_ must hold. Caller holds mu_.
+  bool AnyArmedLocked() const;
+  // Volatile mode: one Write/Flush counted against an armed cut; true when
+  // it is the call that cuts the power (the cut is done). Caller holds mu_.
+  bool CountOpLocked();
+  void PowerCutLocked(CutMode mode, uint64_t seed);
+  void OverlayReadLocked(uint64_t offset, uint8_t* buf, size_t len) const;
+  Status FlushOverlayLocked();
+  struct Pending {
+    uint64_t offset;
+    std::vector<uint8_t> bytes;
+  };
   // Sleeps error_latency() (no lock held), then returns the injected EIO.
   Status FailAfterLatency(const char* op, uint64_t offset) const;
 
@@ -107,6 +150,14 @@ class FaultyDevice : public BlockDevice {
   std::atomic<int64_t> error_latency_ms_{0};
   uint64_t crash_countdown_ = 0;
   size_t torn_bytes_ = 0;
+  // Volatile-cache model, under mu_.
+  bool volatile_ = false;
+  std::vector<Pending> overlay_;  // unflushed writes, in write order
+  bool cut_armed_ = false;
+  uint64_t cut_countdown_ = 0;
+  CutMode cut_mode_ = CutMode::kDropAll;
+  uint64_t cut_seed_ = 0;
+  uint64_t volatile_ops_ = 0;
 };
 
 }  // namespace remapfs
