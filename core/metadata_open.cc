@@ -11,6 +11,7 @@
 // is lost only when one sector is damaged in all of those copies.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <tuple>
 #include <unordered_set>
@@ -59,23 +60,57 @@ bool ReadHeaderAt(BlockDevice* spare, uint64_t off, codec::Header* h) {
   return g.placement.copy_starts[h->copy_index] * g.sector_size == off;
 }
 
+// Byte offsets of every 512-byte boundary of the spare that starts with
+// our magic. The last resort of FindHeaders: it reads the whole spare.
+std::vector<uint64_t> ScanForMagic(BlockDevice* spare) {
+  constexpr uint64_t kChunk = 1 << 20, kStep = 512;
+  std::vector<uint8_t> buf(kChunk);
+  std::vector<uint64_t> hits;
+  for (uint64_t off = 0; off < spare->Size(); off += kChunk) {
+    const uint64_t n = std::min(kChunk, spare->Size() - off);
+    const bool chunk_ok = spare->Read(off, buf.data(), n).ok();
+    for (uint64_t at = 0; at + sizeof format::kMagic <= n; at += kStep) {
+      // An unreadable chunk is searched sector by sector.
+      if (!chunk_ok && !spare->Read(off + at, buf.data() + at, sizeof format::kMagic).ok())
+        continue;
+      if (std::memcmp(buf.data() + at, format::kMagic, sizeof format::kMagic) == 0)
+        hits.push_back(off + at);
+    }
+  }
+  return hits;
+}
+
 // Every header found at a candidate position. Candidates come from the
 // device's size and, since a spare can be larger than its metadata says (an
 // interrupted resize-spare), from the placement each found header names.
+// When none is found there (copy 0's header lost while the spare's size
+// differs from its metadata's, as a resize that failed half way can leave
+// it), every sector boundary is searched: slow on a large spare, but the
+// alternative is calling a spare that holds a valid copy unformatted.
 std::vector<codec::Header> FindHeaders(BlockDevice* spare) {
   std::vector<uint64_t> todo = CandidateHeaderOffsets(spare->Size());
   std::set<uint64_t> seen(todo.begin(), todo.end());
   std::vector<codec::Header> found;
-  while (!todo.empty()) {
-    const uint64_t off = todo.back();
-    todo.pop_back();
-    codec::Header h;
-    if (!ReadHeaderAt(spare, off, &h)) continue;
-    for (uint64_t start : h.geometry.placement.copy_starts) {
-      const uint64_t at = start * h.geometry.sector_size;
-      if (seen.insert(at).second) todo.push_back(at);
+  auto follow = [&] {
+    while (!todo.empty()) {
+      const uint64_t off = todo.back();
+      todo.pop_back();
+      codec::Header h;
+      if (!ReadHeaderAt(spare, off, &h)) continue;
+      for (uint64_t start : h.geometry.placement.copy_starts) {
+        const uint64_t at = start * h.geometry.sector_size;
+        if (seen.insert(at).second) todo.push_back(at);
+      }
+      found.push_back(std::move(h));
     }
-    found.push_back(std::move(h));
+  };
+  follow();
+  if (found.empty()) {
+    for (uint64_t off : ScanForMagic(spare))
+      if (seen.insert(off).second) todo.push_back(off);
+    if (!todo.empty()) spdlog::warn("no metadata header where the spare's size puts one; found "
+                                    "{} by searching the whole spare", todo.size());
+    follow();
   }
   return found;
 }

@@ -26,7 +26,8 @@ Status Volume::ReadMainRuns(const std::vector<Run>& runs, uint8_t* buf) {
 }
 
 // The changes for what narrowing found: weak sectors remapped with the data
-// they gave, bad ones pending; sectors already remapped are skipped.
+// they gave, bad ones pending; sectors already remapped are skipped. On an
+// error, `changes` holds only complete changes (their data written).
 Status Volume::ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes) {
   const uint64_t ss = geometry().sector_size;
   std::vector<std::pair<uint64_t, bool>> found;  // sector, weak
@@ -43,11 +44,16 @@ Status Volume::ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes
         break;  // what was found so far is still committed
       }
     }
-    changes->push_back({slot, SlotEntry{true, !weak, sector}});
+    // A weak sector's data goes to its slot before the slot is named.
     if (weak) {
       Status written = spare_->Write(SpareByteOffset(slot), n.data + (sector * ss - n.base), ss);
-      if (!written.ok()) return written;
+      if (!written.ok()) {
+        std::unique_lock lock(table_mu_);
+        (void)allocator_->Free(slot);
+        return written;  // what was found before it is still committed
+      }
     }
+    changes->push_back({slot, SlotEntry{true, !weak, sector}});
   }
   return st;
 }

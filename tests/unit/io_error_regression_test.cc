@@ -1,7 +1,10 @@
-// Known bugs found by the I/O-error step harness (io_error_step_test.cc).
-// Hidden ([.bug]) so the suite stays green; run with
-//   build/tests/unit/unit_tests "[.bug]"
-// Each test fails until its bug is fixed; then drop the hidden tag.
+// Regressions for two bugs the I/O-error step harness (io_error_step_test.cc)
+// found, both fixed:
+//  - a scrub named a rescued sector's slot before its data was written, and
+//    committed it when that write failed (the sector read zeros);
+//  - a grow whose rollback wiped copy 0's header left no header where the
+//    enlarged spare's size puts one, and Open called it unformatted (now it
+//    searches the whole spare before giving up).
 #include "remapfs/metadata.h"
 #include "remapfs/spare_resize.h"
 #include "remapfs/volume.h"
@@ -48,7 +51,7 @@ class FailFromDevice : public BlockDevice {
 // commits the listed changes. The table then maps the sector to a slot
 // that never got its data: the sector's content is silently lost.
 TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
-          "map that sector to the unwritten slot", "[.bug]") {
+          "map that sector to the unwritten slot", "[io_step]") {
   std::shared_ptr<BlockDevice> main = NewMemoryDevice(1 << 20);
   std::shared_ptr<BlockDevice> spare = NewMemoryDevice(64 << 10);
   FillPattern(main.get(), 1);
@@ -81,7 +84,7 @@ TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
 // in metadata_open.cc only knows placements of the device's own size), and
 // with copy 0 gone nothing points to it: Open finds no metadata at all.
 TEST_CASE("A grow whose writes fail for good, yet land, leaves a spare that "
-          "still opens", "[.bug]") {
+          "still opens", "[io_step]") {
   const uint64_t old_bytes = 512 << 10, new_sectors = 2048;
   std::shared_ptr<BlockDevice> start = NewMemoryDevice(new_sectors * kSector);
   {
