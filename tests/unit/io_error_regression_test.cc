@@ -15,35 +15,6 @@ namespace {
 
 constexpr uint32_t kSector = 512;
 
-// Once armed, fails every Write and Flush from the `at`-th on; failed
-// writes land when `lands`.
-class FailFromDevice : public BlockDevice {
- public:
-  explicit FailFromDevice(std::shared_ptr<BlockDevice> base) : base_(std::move(base)) {}
-  void Arm(uint64_t at, uint64_t count, bool lands) {
-    calls_ = 0, at_ = at, end_ = at + count, lands_ = lands, armed_ = true;
-  }
-  uint64_t calls() const { return calls_; }
-  Status Read(uint64_t offset, void* buf, size_t len) override {
-    return base_->Read(offset, buf, len);
-  }
-  Status Write(uint64_t offset, const void* buf, size_t len) override {
-    if (!Fails()) return base_->Write(offset, buf, len);
-    if (lands_) (void)base_->Write(offset, buf, len);
-    return Status::IoError("injected write error");
-  }
-  Status Flush() override { return Fails() ? Status::IoError("injected") : base_->Flush(); }
-  uint64_t Size() const override { return base_->Size(); }
-
- private:
-  bool Fails() {
-    const uint64_t n = calls_++;
-    return armed_ && n >= at_ && n < end_;
-  }
-  std::shared_ptr<BlockDevice> base_;
-  uint64_t calls_ = 0, at_ = 0, end_ = 0;
-  bool lands_ = false, armed_ = false;
-};
 
 // Bug: ScrubChanges (core/volume_scrub.cc) records the remap of a weak
 // sector before writing its data to the spare slot; when that write fails
@@ -59,8 +30,8 @@ TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
   REQUIRE_OK(MetadataStore::Format(spare.get(), MakeGeometry(kSector, 1 << 20, 64 << 10), &md));
   auto faulty = std::make_unique<FaultyDevice>(std::make_unique<SharedDevice>(main), kSector);
   FaultyDevice* main_fault = faulty.get();
-  auto failing = std::make_unique<FailFromDevice>(spare);
-  FailFromDevice* spare_fail = failing.get();
+  auto failing = std::make_unique<FailingCallsDevice>(spare);
+  FailingCallsDevice* spare_fail = failing.get();
   std::unique_ptr<Volume> v;
   REQUIRE_OK(Volume::Open(std::move(faulty), std::move(failing), &v));
 
@@ -101,7 +72,7 @@ TEST_CASE("A grow whose writes fail for good, yet land, leaves a spare that "
   auto no_progress = [](const std::string&, uint64_t, uint64_t) {};
   uint64_t steps = 0;
   {
-    FailFromDevice probe(start);
+    FailingCallsDevice probe(start);
     ResizeResult r;
     REQUIRE_OK(ResizeSpare(&probe, new_sectors, no_progress, &r));
     steps = probe.calls();
@@ -110,8 +81,8 @@ TEST_CASE("A grow whose writes fail for good, yet land, leaves a spare that "
     INFO("every write and flush from step " << k << " fails, and lands");
     std::shared_ptr<BlockDevice> mem = NewMemoryDevice(image.size());
     REQUIRE_OK(mem->Write(0, image.data(), image.size()));
-    FailFromDevice dev(mem);
-    dev.Arm(k, ~0ull / 2, /*lands=*/true);
+    FailingCallsDevice dev(mem);
+    dev.Arm(k, FailingCallsDevice::kForever, /*lands=*/true);
     ResizeResult r;
     (void)ResizeSpare(&dev, new_sectors, no_progress, &r);
     std::unique_ptr<MetadataStore> opened;

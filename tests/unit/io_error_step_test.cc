@@ -16,47 +16,12 @@
 namespace remapfs::testing {
 namespace {
 
-// Fails the Write or Flush call numbered `at` (from arming), and with
-// `sticky` every call after it; a failed write lands when `lands`.
-class StepFailDevice : public BlockDevice {
- public:
-  explicit StepFailDevice(std::shared_ptr<BlockDevice> base) : base_(std::move(base)) {}
-  void Arm(uint64_t at, bool sticky, bool lands) {
-    calls_ = 0, at_ = at, sticky_ = sticky, lands_ = lands, armed_ = true;
-  }
-  void Heal() { armed_ = false; }
-  uint64_t calls() const { return calls_; }
-  uint64_t injected() const { return injected_; }
-  Status Read(uint64_t offset, void* buf, size_t len) override {
-    return base_->Read(offset, buf, len);
-  }
-  Status Write(uint64_t offset, const void* buf, size_t len) override {
-    if (!Fails()) return base_->Write(offset, buf, len);
-    if (lands_) (void)base_->Write(offset, buf, len);
-    return Status::IoError("injected write error");
-  }
-  Status Flush() override {
-    return Fails() ? Status::IoError("injected flush error") : base_->Flush();
-  }
-  uint64_t Size() const override { return base_->Size(); }
-
- private:
-  bool Fails() {
-    const uint64_t n = calls_++;
-    const bool fail = armed_ && (n == at_ || (sticky_ && n > at_));
-    injected_ += fail;
-    return fail;
-  }
-  std::shared_ptr<BlockDevice> base_;
-  uint64_t calls_ = 0, at_ = 0, injected_ = 0;
-  bool sticky_ = false, lands_ = false, armed_ = false;
-};
 
 // A volume over copies of the images; MAIN or the spare fails steps.
 struct FailingVolume {
   std::shared_ptr<BlockDevice> main, spare;
-  StepFailDevice* main_fail = nullptr;
-  StepFailDevice* spare_fail = nullptr;
+  FailingCallsDevice* main_fail = nullptr;
+  FailingCallsDevice* spare_fail = nullptr;
   FaultyDevice* main_fault = nullptr;
   std::unique_ptr<Volume> v;
 
@@ -64,8 +29,8 @@ struct FailingVolume {
       : main(NewMemoryDevice(im.main.size())), spare(NewMemoryDevice(im.spare.size())) {
     REQUIRE_OK(main->Write(0, im.main.data(), im.main.size()));
     REQUIRE_OK(spare->Write(0, im.spare.data(), im.spare.size()));
-    auto mf = std::make_unique<StepFailDevice>(main);
-    auto sf = std::make_unique<StepFailDevice>(spare);
+    auto mf = std::make_unique<FailingCallsDevice>(main);
+    auto sf = std::make_unique<FailingCallsDevice>(spare);
     main_fail = mf.get(), spare_fail = sf.get();
     auto faulty = std::make_unique<FaultyDevice>(std::move(mf), kSector);
     main_fault = faulty.get();
@@ -90,8 +55,8 @@ uint64_t FailEveryStep(const Scenario& sc, Where where = Where::kBoth) {
   {
     FailingVolume probe(im);
     old_view = Look(*probe.v, sc.sectors);
-    probe.main_fail->Arm(~0ull, false, false);
-    probe.spare_fail->Arm(~0ull, false, false);
+    probe.main_fail->Arm(FailingCallsDevice::kForever, 0, false);
+    probe.spare_fail->Arm(FailingCallsDevice::kForever, 0, false);
     REQUIRE_OK(sc.run(*probe.v, probe.main_fault));
     steps = std::max(probe.main_fail->calls(), probe.spare_fail->calls()) + 2;
     new_view = probe.Reopened(sc.sectors);
@@ -105,8 +70,8 @@ uint64_t FailEveryStep(const Scenario& sc, Where where = Where::kBoth) {
           INFO(sc.name << ": " << (on_spare ? "spare" : "MAIN") << " step " << k
                        << (sticky ? " and on" : " once") << (lands ? ", lands" : ""));
           FailingVolume fv(im);
-          StepFailDevice* dev = on_spare ? fv.spare_fail : fv.main_fail;
-          dev->Arm(k, sticky, lands);
+          FailingCallsDevice* dev = on_spare ? fv.spare_fail : fv.main_fail;
+          dev->Arm(k, sticky ? FailingCallsDevice::kForever : 1, lands);
           const Status st = sc.run(*fv.v, fv.main_fault);
           failed += !st.ok();
           const View memory = Look(*fv.v, {});
@@ -176,7 +141,7 @@ TEST_CASE("A format that meets an I/O error at any step fails or leaves a "
   const Geometry g = MakeGeometry(kSector, kMainBytes, bytes);
   uint64_t steps = 0, injected = 0, failed = 0;
   {
-    StepFailDevice probe(NewMemoryDevice(bytes));
+    FailingCallsDevice probe(NewMemoryDevice(bytes));
     std::unique_ptr<MetadataStore> s;
     REQUIRE_OK(MetadataStore::Format(&probe, g, &s));
     steps = probe.calls();
@@ -186,8 +151,8 @@ TEST_CASE("A format that meets an I/O error at any step fails or leaves a "
       for (uint64_t k = 0; k < steps; ++k) {
         INFO("step " << k << (sticky ? " and on" : " once") << (lands ? ", lands" : ""));
         std::shared_ptr<BlockDevice> mem = NewMemoryDevice(bytes);
-        StepFailDevice dev(mem);
-        dev.Arm(k, sticky, lands);
+        FailingCallsDevice dev(mem);
+        dev.Arm(k, sticky ? FailingCallsDevice::kForever : 1, lands);
         std::unique_ptr<MetadataStore> s;
         const Status st = MetadataStore::Format(&dev, g, &s);
         injected += dev.injected();
@@ -222,7 +187,7 @@ uint64_t ResizeFailingEveryStep(const std::vector<std::pair<bool, bool>>& varian
   auto no_progress = [](const std::string&, uint64_t, uint64_t) {};
   uint64_t steps = 0, injected = 0, failed = 0;
   {
-    StepFailDevice probe(start);
+    FailingCallsDevice probe(start);
     ResizeResult r;
     REQUIRE_OK(ResizeSpare(&probe, new_sectors, no_progress, &r));
     steps = probe.calls();
@@ -233,8 +198,8 @@ uint64_t ResizeFailingEveryStep(const std::vector<std::pair<bool, bool>>& varian
         INFO("step " << k << (sticky ? " and on" : " once") << (lands ? ", lands" : ""));
         std::shared_ptr<BlockDevice> mem = NewMemoryDevice(image.size());
         REQUIRE_OK(mem->Write(0, image.data(), image.size()));
-        StepFailDevice dev(mem);
-        dev.Arm(k, sticky, lands);
+        FailingCallsDevice dev(mem);
+        dev.Arm(k, sticky ? FailingCallsDevice::kForever : 1, lands);
         ResizeResult r;
         const Status st = ResizeSpare(&dev, new_sectors, no_progress, &r);
         INFO("resize: " << st.ToString() << " injected " << dev.injected());

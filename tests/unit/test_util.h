@@ -55,6 +55,46 @@ class SharedDevice : public BlockDevice {
   std::shared_ptr<BlockDevice> base_;
 };
 
+// Once armed, fails the Write and Flush calls numbered [first, first+count)
+// (counted from the arming, writes and flushes alike) with EIO; with
+// `lands`, a failed write still reaches the base, as a real disk's EIO says
+// nothing of what reached the medium. Forwards to a shared device, so the
+// bytes outlive it.
+class FailingCallsDevice : public BlockDevice {
+ public:
+  static constexpr uint64_t kForever = ~uint64_t{0} / 2;
+  explicit FailingCallsDevice(std::shared_ptr<BlockDevice> base) : base_(std::move(base)) {}
+  void Arm(uint64_t first, uint64_t count, bool lands) {
+    calls_ = 0, first_ = first, end_ = first + count, lands_ = lands, armed_ = true;
+  }
+  void Heal() { armed_ = false; }
+  uint64_t calls() const { return calls_; }        // since the arming
+  uint64_t injected() const { return injected_; }  // failures, ever
+  Status Read(uint64_t offset, void* buf, size_t len) override {
+    return base_->Read(offset, buf, len);
+  }
+  Status Write(uint64_t offset, const void* buf, size_t len) override {
+    if (!Fails()) return base_->Write(offset, buf, len);
+    if (lands_) (void)base_->Write(offset, buf, len);
+    return Status::IoError("injected write error");
+  }
+  Status Flush() override {
+    return Fails() ? Status::IoError("injected flush error") : base_->Flush();
+  }
+  uint64_t Size() const override { return base_->Size(); }
+
+ private:
+  bool Fails() {
+    const uint64_t n = calls_++;
+    const bool fail = armed_ && n >= first_ && n < end_;
+    injected_ += fail;
+    return fail;
+  }
+  std::shared_ptr<BlockDevice> base_;
+  uint64_t calls_ = 0, first_ = 0, end_ = 0, injected_ = 0;
+  bool lands_ = false, armed_ = false;
+};
+
 // Counts the calls that pass through it; owns its base.
 class CountingDevice : public BlockDevice {
  public:
