@@ -48,13 +48,6 @@ class FailingWindowDevice : public BlockDevice {
   bool lands_ = false;
 };
 
-std::string TableText(const MetadataStore& store) {
-  std::ostringstream os;
-  for (uint64_t i = 0; i < store.slot_count(); ++i)
-    if (store.slot(i).used) os << i << ':' << store.slot(i).pending << store.slot(i).main_sector << ' ';
-  return os.str();
-}
-
 std::string Reopened(const std::shared_ptr<BlockDevice>& mem) {
   std::unique_ptr<MetadataStore> s;
   MetadataOpenOptions o;

@@ -19,13 +19,6 @@ namespace {
 constexpr uint32_t kSector = 512;
 constexpr uint64_t kMainBytes = 1 << 20;
 
-std::string TableText(const MetadataStore& store) {
-  std::ostringstream os;
-  for (uint64_t i = 0; i < store.slot_count(); ++i)
-    if (store.slot(i).used) os << i << ':' << store.slot(i).main_sector << ' ';
-  return os.str();
-}
-
 Status OpenStore(BlockDevice* spare, std::unique_ptr<MetadataStore>* out, bool repair = true) {
   MetadataOpenOptions o;
   o.repair = repair;

@@ -17,17 +17,8 @@ constexpr uint64_t kMainBytes = 1 << 20;
 
 using Table = std::map<uint64_t, SlotEntry>;  // used slots only
 
-// The used slots of a store, one per line: comparable and readable.
-std::string TableText(const MetadataStore& store) {
-  std::ostringstream os;
-  for (uint64_t i = 0; i < store.slot_count(); ++i) {
-    const SlotEntry e = store.slot(i);
-    if (e == SlotEntry{}) continue;
-    os << i << ':' << e.used << e.pending << ':' << e.main_sector << '\n';
-  }
-  return os.str();
-}
-
+// The model's table, in the format of TableText(const MetadataStore&).
+using testing::TableText;
 std::string TableText(const Table& t) {
   std::ostringstream os;
   for (const auto& [i, e] : t) {

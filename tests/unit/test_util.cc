@@ -8,6 +8,16 @@
 
 namespace remapfs::testing {
 
+std::string TableText(const MetadataStore& store) {
+  std::ostringstream os;
+  for (uint64_t i = 0; i < store.slot_count(); ++i) {
+    const SlotEntry e = store.slot(i);
+    if (e == SlotEntry{}) continue;
+    os << i << ':' << e.used << e.pending << ':' << e.main_sector << '\n';
+  }
+  return os.str();
+}
+
 ScratchDir::ScratchDir() {
   const char* tmp = getenv("TMPDIR");
   std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/remapfs-test-XXXXXX";

@@ -181,6 +181,10 @@ class ScratchDir {
   std::string path_;
 };
 
+// The used slots of a store, one per line ("slot:used pending:main"):
+// comparable and readable.
+std::string TableText(const MetadataStore& store);
+
 // Deterministic pseudo-random bytes: byte `offset` of stream `seed`.
 uint8_t PatternByte(uint64_t offset, uint64_t seed);
 std::vector<uint8_t> Pattern(uint64_t offset, size_t len, uint64_t seed);
