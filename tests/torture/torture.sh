@@ -176,9 +176,7 @@ status_sum() { cat "$LOGS"/status.* | awk -v k="$1:" '$1 == k { n += $2 } END { 
 
 # verify_sum KEY: the sum of KEY over every round's verification.
 verify_sum() {
-  local f n=0
-  for f in "$LOGS"/verify.[0-9]*; do n=$((n + $(field "$1" "$f"))); done
-  echo "$n"
+  cat "$LOGS"/verify.[0-9]* | grep -o "\b$1=[0-9]*" | awk -F= '{ n += $2 } END { print n + 0 }'
 }
 
 # summarize SECONDS: the figures of the run (tests/torture/README.md).
