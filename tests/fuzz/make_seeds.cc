@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -34,6 +35,7 @@ void Must(const Status& st, const char* what) {
 }
 
 void WriteFile(const std::string& path, const Bytes& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (!out) {
@@ -155,6 +157,14 @@ void WriteOpenSeeds(const std::string& dir) {
   std::memcpy(&damaged[1 + 5 * copy_bytes], &before[1 + 5 * copy_bytes], copy_bytes);
   damaged[1 + 2 * copy_bytes + 512 + 40] ^= 0xff;
   WriteFile(dir + "/stale_and_damaged", damaged);
+  // Every slot used, main sectors 0, 1, 2, ...: most single-bit flips of an
+  // entry (the input resealed) give a main sector remapped twice or one
+  // outside MAIN, which Open must refuse.
+  std::vector<SlotChange> all;
+  for (uint64_t slot = 0; slot < store->slot_count(); ++slot)
+    all.push_back({slot, {true, slot % 7 == 3, slot}});
+  Must(store->Commit(all), "commit 3");
+  WriteFile(dir + "/full_table_resealed", Image(dev.get(), 1));
 }
 
 }  // namespace
