@@ -22,6 +22,9 @@
 namespace remapfs::fuzz {
 
 inline constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+// The MAIN sizes (in sectors) the grammar harnesses parse each input
+// against: none, one sector, a small disk, the largest possible.
+inline constexpr uint64_t kMainSizes[] = {0, 1, 4096, kU64Max};
 
 [[noreturn]] inline void Fail(const char* file, int line, const char* what,
                               const std::string& detail) {

@@ -77,8 +77,6 @@ void CheckOneLimit(std::string_view text, uint64_t limit) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view text = AsText(data, size);
-  for (uint64_t limit : {uint64_t{0}, uint64_t{1}, uint64_t{4096}, kU64Max})
-    CheckOneLimit(text, limit);
+  for (uint64_t limit : kMainSizes) CheckOneLimit(AsText(data, size), limit);
   return 0;
 }
