@@ -30,7 +30,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 build() {
   rm -rf "${ROOT:?}/$BUILD_DIR"
-  CXX=clang++ meson setup "$ROOT/$BUILD_DIR" "$ROOT" --buildtype=debugoptimized \
+  # -O1, as libFuzzer recommends: nearly the speed of -O2, a quicker build.
+  CXX=clang++ meson setup "$ROOT/$BUILD_DIR" "$ROOT" -Doptimization=1 -Ddebug=false \
     -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false &&
     ninja -C "$ROOT/$BUILD_DIR" fuzzers
 }
