@@ -64,7 +64,7 @@ bool ReadHeaderAt(BlockDevice* spare, uint64_t off, codec::Header* h) {
 // our magic. The last resort of FindHeaders: it reads the whole spare.
 std::vector<uint64_t> ScanForMagic(BlockDevice* spare) {
   constexpr uint64_t kChunk = 1 << 20, kStep = 512;
-  std::vector<uint8_t> buf(kChunk);
+  std::vector<uint8_t> buf(std::min(kChunk, spare->Size()));  // no more than it needs
   std::vector<uint64_t> hits;
   for (uint64_t off = 0; off < spare->Size(); off += kChunk) {
     const uint64_t n = std::min(kChunk, spare->Size() - off);
@@ -212,7 +212,9 @@ Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
     if (c.header_ok) sequence_ = std::max(sequence_, c.sequence);
   std::vector<bool> have(table_sectors_, false);
   std::vector<uint64_t> have_sequence(table_sectors_, 0);
-  std::vector<uint8_t> chunk(kReadChunkSectors * ss);
+  // No larger than the table: a small spare's Open stays cheap (the fuzzer
+  // runs it thousands of times a second).
+  std::vector<uint8_t> chunk(std::min(kReadChunkSectors, table_sectors_) * ss);
   for (size_t c = 0; c < copies.size(); ++c) {
     LoadedCopy& copy = copies[c];
     if (!copy.header_ok) continue;

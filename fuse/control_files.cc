@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "errno_map.h"
-#include "inject_command.h"
+#include "remapfs/inject_command.h"
 #include "remapfs_fs.h"
 
 namespace remapfs::fuse {

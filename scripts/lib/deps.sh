@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared by scripts/demo.sh and scripts/test.sh: install the Debian 12
-# packages remapfs needs to build, test and demo itself. Sourced, not run.
+# Shared by scripts/demo.sh, scripts/test.sh and scripts/fuzz.sh: install
+# the Debian 12 packages remapfs needs to build, test and demo itself.
+# Sourced, not run.
 
 # Everything the build (meson, compilers, headers; libblkid for format's
 # signature probe), the binary (fuse3) and the integration tests (qemu-io,
@@ -9,6 +10,10 @@ REMAPFS_DEB_PACKAGES=(
   build-essential meson ninja-build pkg-config
   libfuse3-dev fuse3 libspdlog-dev libfmt-dev catch2 libboost-dev libblkid-dev
   qemu-utils fio e2fsprogs util-linux python3
+  # scripts/fuzz.sh: clang builds the libFuzzer harnesses; libclang-rt-14-dev
+  # holds the fuzzer and sanitizer runtimes, only a Recommends of clang-14,
+  # which --no-install-recommends below would leave out.
+  clang libclang-rt-14-dev
 )
 
 # Runs a command as root: directly when we are root, else through sudo.

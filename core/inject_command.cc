@@ -1,10 +1,11 @@
-#include "inject_command.h"
+// The control/inject grammar. See include/remapfs/inject_command.h.
+#include "remapfs/inject_command.h"
 
 #include <charconv>
 
 #include <fmt/format.h>
 
-namespace remapfs::fuse {
+namespace remapfs {
 namespace {
 
 constexpr std::string_view kBlanks = " \t\r,";
@@ -129,4 +130,4 @@ std::string FormatFaults(const std::vector<Fault>& faults) {
   return text;
 }
 
-}  // namespace remapfs::fuse
+}  // namespace remapfs

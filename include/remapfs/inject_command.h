@@ -4,8 +4,10 @@
 // one command per line; SECTORS follow the control-file grammar on that
 // line ('#' comments allowed). `latency MS` (decimal milliseconds, 0 to
 // kMaxInjectLatencyMs; 0 turns it off) makes every injected failure wait
-// that long before its EIO, as a drive retrying a bad sector does. A write is parsed whole before anything is
-// applied, so one bad line changes nothing. Pure functions, thread-safe.
+// that long before its EIO, as a drive retrying a bad sector does. A write
+// is parsed whole before anything is applied, so one bad line changes
+// nothing. The parser and formatter are pure functions, thread-safe; it
+// lives in the core (no FUSE) so unit tests and fuzzers reach it.
 #pragma once
 
 #include <chrono>
@@ -18,7 +20,7 @@
 #include "remapfs/sector_list.h"
 #include "remapfs/status.h"
 
-namespace remapfs::fuse {
+namespace remapfs {
 
 // Ten minutes: far beyond a real drive's retries (about 30 s without ERC),
 // short enough that a typo cannot park a request for hours.
@@ -44,4 +46,4 @@ void ApplyInjectCommands(const std::vector<InjectCommand>& commands,
 // `inject_latency_ms`.
 std::string FormatFaults(const std::vector<Fault>& faults);
 
-}  // namespace remapfs::fuse
+}  // namespace remapfs
