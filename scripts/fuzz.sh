@@ -7,8 +7,9 @@
 #   scripts/fuzz.sh          # CI: about 20 s a harness
 #   scripts/fuzz.sh 600      # a long run: 10 minutes a harness
 #
-# Prints one line per harness (executions, result) and, last, a summary
-# "fuzz: 8 harnesses, N executions, 0 failed". Exits non-zero when any
+# Prints one line per harness (executions, result), a summary "fuzz: 8
+# harnesses, N executions, 0 failed" and, last, "N passed, N failed, 0
+# skipped" over the harnesses (what scripts/test.sh counts). Exits non-zero when any
 # harness crashed, broke an invariant, hit a sanitizer report, timed out or
 # leaked; the line names the input that did it, saved under
 # build-fuzz/artifacts/. Inputs the fuzzer finds go to build-fuzz/corpus/,
@@ -67,6 +68,7 @@ main() {
   if ! build; then
     echo "fuzz: build failed: no harness ran"
     echo "fuzz: 0 harnesses, 0 executions, ${#HARNESSES[@]} failed"
+    echo "0 passed, ${#HARNESSES[@]} failed, 0 skipped"
     exit 1
   fi
   mkdir -p "$BUILD_DIR/logs"
@@ -91,6 +93,8 @@ main() {
     fi
   done
   echo "fuzz: ${#HARNESSES[@]} harnesses, $total executions, $failed failed"
+  # The summary scripts/test.sh counts: one test per harness.
+  echo "$(( ${#HARNESSES[@]} - failed )) passed, $failed failed, 0 skipped"
   (( failed == 0 ))
 }
 

@@ -1,71 +1,83 @@
 #!/usr/bin/env bash
-# Builds remapfs from nothing in build-test/ and runs every test suite (unit
-# and integration). Installs missing Debian packages first.
+# Builds remapfs from nothing and runs every test suite, in stages. Installs
+# missing Debian packages first.
 #
-# The last line is always "N passed, N failed, N skipped", counted from
-# meson's testlog.json. A skipped test (exit 77: no root, no /dev/fuse) is
-# never counted as passed. Exits non-zero if anything failed or nothing ran.
+#   normal  build-test/  every suite (unit, integration, examples), built the
+#                        way users build it
+#   asan    build-asan/  every suite under AddressSanitizer + UBSan, daemons
+#                        included
+#   tsan    build-tsan/  the unit suite under ThreadSanitizer, but for the
+#                        single-threaded harnesses of the suite 'exhaustive'
+#   tsan-full            (only when named) the whole unit suite under TSan
+#   fuzz    build-fuzz/  scripts/fuzz.sh: every libFuzzer harness (tests/fuzz)
+#                        for about 20 s, built with clang, ASan and UBSan
+#
+# Usage (docs/sanitizers.md says more):
+#   scripts/test.sh                      every stage, in order: what CI runs
+#   scripts/test.sh --quick              the normal stage only
+#   scripts/test.sh --stages asan,tsan   these stages, in this order
+#   REMAPFS_STAGES=tsan scripts/test.sh  the same, from the environment
+#   scripts/test.sh --list               the stages and what each runs
+#
+# Every stage wipes its build directory. A sanitizer stage also fails when
+# any sanitizer wrote a report (log_path), whether or not the test that ran
+# the process noticed: a daemon's report is otherwise lost with its stderr.
+#
+# Each stage ends with "stage NAME: N passed, N failed, N skipped (M:SS)";
+# the last line is always "N passed, N failed, N skipped", summed over the
+# stages that ran. A skipped test (exit 77: no root, no /dev/fuse) is never
+# counted as passed. Exits non-zero if anything failed or nothing ran.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-build-test}
 # shellcheck source=lib/deps.sh
 source "$ROOT/scripts/lib/deps.sh"
+# shellcheck source=lib/stages.sh
+source "$ROOT/scripts/lib/stages.sh"
+# shellcheck source=lib/sanitizers.sh
+source "$ROOT/scripts/lib/sanitizers.sh"
 
-# Prints "passed failed skipped" from a meson testlog.json (one JSON object
-# a line). EXPECTEDFAIL is a pass; UNEXPECTEDPASS, TIMEOUT and ERROR fail.
-count_results() {
-  python3 - "$1" <<'PY'
-import json, sys
-passed = failed = skipped = 0
-with open(sys.argv[1]) as log:
-    for line in log:
-        if not line.strip():
-            continue
-        result = json.loads(line).get("result", "ERROR")
-        if result in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif result == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
-print(passed, failed, skipped)
-PY
-}
+# ---- The stages, in the order of a default run. ---------------------------
+# add_stage NAME DESCRIPTION COMMAND [ARGS...]: COMMAND runs the stage and
+# sets STAGE_COUNTS (stages.sh says how); adding a stage is one line here.
+# BUILD_DIR (environment) still names the normal stage's directory.
+add_stage normal "every suite, plain debugoptimized build (${BUILD_DIR:-build-test}/)" \
+  meson_stage "${BUILD_DIR:-build-test}" none
+add_stage asan "every suite under ASan+UBSan, daemon reports included (build-asan/)" \
+  meson_stage build-asan asan
+add_stage tsan "the unit suite under TSan but for the single-threaded 'exhaustive' harnesses (build-tsan/)" \
+  meson_stage build-tsan tsan --suite unit --no-suite exhaustive
+add_optional_stage tsan-full "the whole unit suite under TSan (build-tsan/): half an hour or more" \
+  meson_stage build-tsan tsan --suite unit
+add_stage fuzz "every libFuzzer harness for about 20 s under ASan+UBSan (build-fuzz/)" \
+  script_stage scripts/fuzz.sh
 
-# A build that fails runs nothing: report it in the summary format too.
-build() {
-  rm -rf "${ROOT:?}/$BUILD_DIR"
-  meson setup "$ROOT/$BUILD_DIR" "$ROOT" --buildtype=debugoptimized &&
-    ninja -C "$ROOT/$BUILD_DIR"
+usage() {
+  sed -n '/^# Usage/,/^# *$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
+  local selected=${REMAPFS_STAGES:-}
+  while (( $# > 0 )); do
+    case $1 in
+      --quick) selected=normal ;;
+      --stages) selected=${2:?--stages needs a list, e.g. asan,tsan}; shift ;;
+      --stages=*) selected=${1#--stages=} ;;
+      --list) list_stages; exit 0 ;;
+      -h|--help) usage; exit 0 ;;
+      *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+  done
+  local stages=()
+  select_stages "$selected" stages || exit 2
+
   install_deps
   cd "$ROOT"
-  if ! build; then
-    echo "build failed: no test ran"
-    echo "0 passed, 0 failed, 0 skipped"
-    exit 1
-  fi
   if [[ $(id -u) -ne 0 ]]; then
     echo "note: not root: the integration tests will be skipped (exit 77)"
   fi
-
-  local rc=0
-  meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 || rc=$?
-
-  local log="$BUILD_DIR/meson-logs/testlog.json"
-  local passed=0 failed=0 skipped=0
-  if [[ -f $log ]]; then
-    read -r passed failed skipped < <(count_results "$log")
-  fi
-  echo "$passed passed, $failed failed, $skipped skipped"
-
-  if (( failed > 0 || passed == 0 )); then
-    (( rc != 0 )) || rc=1
-  fi
-  exit "$rc"
+  run_stages "${stages[@]}"
 }
 
 main "$@"

@@ -10,8 +10,10 @@
 //    are no short transfers. A range reaching past Size() fails with
 //    InvalidArgument and transfers nothing.
 //  - Read and Write may be called concurrently from many threads. Concurrent
-//    calls on disjoint ranges never interfere; the caller orders overlapping
-//    ones.
+//    calls on disjoint ranges never interfere. Overlapping ones are allowed
+//    and defined, as pread/pwrite on a file: each byte a Read returns, and
+//    each byte left behind, is a value some call wrote, though a request may
+//    tear. Which of two overlapping writes wins is the caller's to order.
 //  - Flush returns once every Write that completed before the call is on
 //    stable storage (fdatasync for files).
 //  - Size() never changes while the device is open.

@@ -63,8 +63,23 @@ cleanup() {
     wait_until 5 eval "! kill -0 $pid" || kill "$pid" 2>/dev/null || true
   done
   for hook in "${CLEANUP_HOOKS[@]}"; do eval "$hook" || true; done
+  keep_sanitizer_output
   [[ -n $TMP ]] && rm -rf "$TMP"
   exit "$rc"
+}
+
+# In a sanitizer stage (scripts/lib/sanitizers.sh exports
+# REMAPFS_SANITIZER_REPORTS), copies there every captured stderr of remapfs
+# that holds a sanitizer report. GCC 12's UBSan, linked beside ASan, ignores
+# log_path and writes to stderr, which the daemon's log in $TMP keeps.
+keep_sanitizer_output() {
+  [[ -n ${REMAPFS_SANITIZER_REPORTS:-} && -n $TMP ]] || return 0
+  local f
+  for f in "$TMP"/*.log "$TMP"/*.out "$TMP"/*.err; do
+    if [[ -f $f ]] && grep -qE 'runtime error:|ERROR: AddressSanitizer|WARNING: ThreadSanitizer' "$f"; then
+      cp "$f" "$REMAPFS_SANITIZER_REPORTS/stderr.$(basename "$0" .sh).$(basename "$f")" || true
+    fi
+  done
 }
 
 # Polls `$@` every 0.1 s until it succeeds or `deadline` seconds pass.

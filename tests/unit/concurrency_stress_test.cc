@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -40,7 +41,6 @@ namespace remapfs::testing {
 namespace {
 
 constexpr int kReaders = 2;
-constexpr int kWritesPerPhase = 3000;  // per writer
 constexpr int kMinReadsPerPhase = 40;  // per reader; more while writers run
 constexpr int kMinControlOpsPerPhase = 8;
 // One width per phase; none is a multiple of 512. 0: an overlapping phase.
@@ -48,7 +48,20 @@ constexpr uint64_t kStripeWidths[] = {3, 61, 0, 509, 700, 0, 1531, 4099, 0, 9001
 constexpr uint64_t kMaxRead = 64 << 10;
 constexpr uint64_t kHotBlocks = 16;  // where overlapping writes go
 constexpr int kRound = 25;  // writes per writer between checks of overlapping writes
-static_assert(kWritesPerPhase % kRound == 0);
+
+// Writes per writer per phase: 3000, or REMAPFS_STRESS_WRITES when set
+// (rounded up to a whole number of rounds). The tsan stage of
+// scripts/test.sh sets it lower: ThreadSanitizer slows every access about
+// 20-fold, and a quarter of the writes still races every pair of threads
+// in every phase.
+int WritesPerPhase() {
+  static const int writes = [] {
+    const char* env = std::getenv("REMAPFS_STRESS_WRITES");
+    const int n = env ? std::max(1, std::atoi(env)) : 3000;
+    return (n + kRound - 1) / kRound * kRound;
+  }();
+  return writes;
+}
 
 struct StressConfig {
   uint32_t block;  // the only request size and alignment the bases take
@@ -135,7 +148,7 @@ void RunWriter(Volume& v, const Stripes& stripes, int w, uint32_t block, uint64_
                std::vector<uint8_t>& model, StressCounts& counts, Failures& failures) {
   std::mt19937_64 rng(seed);
   AlignedBuffer data(stripes.width), got(stripes.width);
-  for (int i = 0; i < kWritesPerPhase; ++i) {
+  for (int i = 0; i < WritesPerPhase(); ++i) {
     auto [at, len] = stripes.RandomRange(w, rng);
     const uint8_t* buf =
         WriteRandomly(v, at, len, block, false, seed * 1000 + i, rng, data, counts, failures);
@@ -162,7 +175,7 @@ void RunOverlappingWriter(Volume& v, uint64_t first, int w, uint32_t block, uint
                           Failures& failures) {
   std::mt19937_64 rng(seed);
   AlignedBuffer data(2 * block);
-  for (int i = 0; i < kWritesPerPhase; ++i) {
+  for (int i = 0; i < WritesPerPhase(); ++i) {
     uint64_t at = first + rng() % ((kHotBlocks - 2) * block), len = 1 + rng() % (2 * block);
     if (w == 0) len = 2 * block;  // one or two whole blocks
     const uint64_t began = ++clock;
