@@ -89,6 +89,13 @@ class Writer {
     if (fd_ < 0 || ack_fd_ < 0) Fail("open");
     if (posix_memalign(&buf_, kBlock, 2 * kBlock + count * kSector) != 0) Fail("posix_memalign");
   }
+  ~Writer() {
+    std::free(buf_);
+    if (fd_ >= 0) close(fd_);
+    if (ack_fd_ >= 0) close(ack_fd_);
+  }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
 
   // Returns false once the daemon is gone.
   bool Step() {
