@@ -57,17 +57,7 @@ TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
 TEST_CASE("A grow whose writes fail for good, yet land, leaves a spare that "
           "still opens", "[io_step]") {
   const uint64_t old_bytes = 512 << 10, new_sectors = 2048;
-  std::shared_ptr<BlockDevice> start = NewMemoryDevice(new_sectors * kSector);
-  {
-    auto formatted = NewMemoryDevice(old_bytes);
-    std::unique_ptr<MetadataStore> md;
-    REQUIRE_OK(MetadataStore::Format(formatted.get(), MakeGeometry(kSector, 1 << 20, old_bytes), &md));
-    std::vector<SlotChange> changes;
-    for (uint64_t i = 0; i < 300; ++i) changes.push_back({i, SlotEntry{true, false, 1000 + i}});
-    REQUIRE_OK(md->Commit(changes));
-    const std::vector<uint8_t> head = Snapshot(formatted.get());
-    REQUIRE_OK(start->Write(0, head.data(), head.size()));
-  }
+  std::shared_ptr<BlockDevice> start = SpareWithRemapsBeforeGrow(old_bytes, new_sectors);
   const std::vector<uint8_t> image = Snapshot(start.get());
   auto no_progress = [](const std::string&, uint64_t, uint64_t) {};
   uint64_t steps = 0;

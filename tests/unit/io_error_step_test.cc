@@ -171,17 +171,7 @@ TEST_CASE("A format that meets an I/O error at any step fails or leaves a "
 // step in the given variants (sticky, lands); returns the injected errors.
 uint64_t ResizeFailingEveryStep(const std::vector<std::pair<bool, bool>>& variants) {
   const uint64_t old_bytes = 512 << 10, new_sectors = 2048;
-  std::shared_ptr<BlockDevice> start = NewMemoryDevice(new_sectors * kSector);
-  {
-    auto formatted = NewMemoryDevice(old_bytes);
-    std::unique_ptr<MetadataStore> md;
-    REQUIRE_OK(MetadataStore::Format(formatted.get(), MakeGeometry(kSector, kMainBytes, old_bytes), &md));
-    std::vector<SlotChange> changes;
-    for (uint64_t i = 0; i < 300; ++i) changes.push_back({i, SlotEntry{true, false, 1000 + i}});
-    REQUIRE_OK(md->Commit(changes));
-    const std::vector<uint8_t> head = Snapshot(formatted.get());
-    REQUIRE_OK(start->Write(0, head.data(), head.size()));
-  }
+  std::shared_ptr<BlockDevice> start = SpareWithRemapsBeforeGrow(old_bytes, new_sectors);
   const std::vector<uint8_t> image = Snapshot(start.get());
   const std::string old_table = OpenedTable(start.get());
   auto no_progress = [](const std::string&, uint64_t, uint64_t) {};

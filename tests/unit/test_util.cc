@@ -18,6 +18,20 @@ std::string TableText(const MetadataStore& store) {
   return os.str();
 }
 
+std::shared_ptr<BlockDevice> SpareWithRemapsBeforeGrow(uint64_t spare_bytes,
+                                                       uint64_t device_sectors) {
+  std::shared_ptr<BlockDevice> start = NewMemoryDevice(device_sectors * 512);
+  auto formatted = NewMemoryDevice(spare_bytes);
+  std::unique_ptr<MetadataStore> md;
+  REQUIRE_OK(MetadataStore::Format(formatted.get(), MakeGeometry(512, 1 << 20, spare_bytes), &md));
+  std::vector<SlotChange> changes;
+  for (uint64_t i = 0; i < 300; ++i) changes.push_back({i, SlotEntry{true, false, 1000 + i}});
+  REQUIRE_OK(md->Commit(changes));
+  const std::vector<uint8_t> head = Snapshot(formatted.get());
+  REQUIRE_OK(start->Write(0, head.data(), head.size()));
+  return start;
+}
+
 ScratchDir::ScratchDir() {
   const char* tmp = getenv("TMPDIR");
   std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/remapfs-test-XXXXXX";

@@ -184,6 +184,11 @@ class ScratchDir {
 // The used slots of a store, one per line ("slot:used pending:main"):
 // comparable and readable.
 std::string TableText(const MetadataStore& store);
+// A device of `device_sectors` 512-byte sectors whose first `spare_bytes`
+// hold a linear spare (MAIN 1 MiB) with 300 remaps committed (slot i ->
+// MAIN 1000+i): the starting image of the grow tests.
+std::shared_ptr<BlockDevice> SpareWithRemapsBeforeGrow(uint64_t spare_bytes,
+                                                       uint64_t device_sectors);
 
 // Deterministic pseudo-random bytes: byte `offset` of stream `seed`.
 uint8_t PatternByte(uint64_t offset, uint64_t seed);
