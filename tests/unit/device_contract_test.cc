@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "remapfs/block_device.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/status.h"
 #include "test_util.h"
 

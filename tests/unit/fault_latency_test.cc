@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "remapfs/block_device.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 
 using namespace remapfs;
 using namespace std::chrono_literals;

@@ -14,7 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include "remapfs/block_device.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/metadata.h"
 #include "remapfs/placement.h"
 #include "remapfs/sector_list.h"
