@@ -1,6 +1,6 @@
 // NewMemoryVolume: the whole format-then-open sequence on fresh memory
 // devices, for benchmarks and tests that need a Volume and nothing else
-// (examples/memory_volume.cc spells the steps out instead).
+// (examples/remap_in_memory.cc spells the steps out instead).
 #include "remapfs/volume.h"
 
 namespace remapfs {

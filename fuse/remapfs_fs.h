@@ -26,7 +26,7 @@
 #include <string>
 
 #include "fuse_api.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/scrubber.h"
 #include "remapfs/volume.h"
 

@@ -2,7 +2,7 @@
 //
 // Implementations: a file or block device (OpenFileDevice), an in-memory
 // device for tests and examples (NewMemoryDevice), and FaultyDevice
-// (fault_device.h), a decorator that injects errors and simulated crashes.
+// (faulty_device.h), a decorator that injects errors and simulated crashes.
 // Decorators own the device they wrap.
 //
 // Contract, for every implementation:

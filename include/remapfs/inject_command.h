@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/status.h"
 

@@ -16,7 +16,7 @@
 
 #include "fuzz_util.h"
 #include "remapfs/block_device.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/inject_command.h"
 
 using namespace remapfs;

@@ -1,89 +1,13 @@
-// Reservations (slot <-> sector numbering), the spare allocator, and CRC32C.
+// SpareAllocator (spare_allocator.h): lowest free slot first, all or
+// nothing, loaded slots skipped, and a random churn against a model.
 #include <catch2/catch.hpp>
-#include <cstring>
 #include <random>
 #include <set>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
-#include "crc32c.h"  // internal header: not on the include path
-#include "remapfs/placement.h"
-#include "remapfs/reservations.h"
 #include "remapfs/spare_allocator.h"
 
 using namespace remapfs;
-
-namespace {
-
-// Model: the non-reserved sectors in ascending order, by brute force.
-std::vector<uint64_t> FreeSectorsByScan(const ReservationSet& set) {
-  std::vector<uint64_t> out;
-  for (uint64_t s = 0; s < set.spare_sectors(); ++s) {
-    bool reserved = false;
-    for (const Extent& e : set.extents()) reserved |= (s >= e.first && s <= e.last);
-    REQUIRE(set.IsReserved(s) == reserved);
-    if (!reserved) out.push_back(s);
-  }
-  return out;
-}
-
-void CheckSlotMapping(const ReservationSet& set) {
-  auto model = FreeSectorsByScan(set);
-  REQUIRE(set.slot_count() == model.size());
-  for (uint64_t slot = 0; slot < model.size(); ++slot) {
-    REQUIRE(set.SlotToSector(slot) == model[slot]);
-    REQUIRE(set.SectorToSlot(model[slot]) == slot);
-  }
-}
-
-}  // namespace
-
-TEST_CASE("givenPlacement_whenReserved_thenExtentsNamedAndSlotsSkipThem", "[allocator]") {
-  for (uint64_t spare : {72ull, 128ull, 1000ull, 1024ull, 8192ull, 20000ull}) {
-    CAPTURE(spare);
-    Placement p;
-    REQUIRE(ComputePlacement(512, spare, Strategy::kAuto, &p).ok());
-    auto set = ReservationSet::ForPlacement(p, spare);
-    REQUIRE(set.extents().size() == p.copy_starts.size());
-    for (size_t i = 0; i < set.extents().size(); ++i) {
-      const Extent& e = set.extents()[i];
-      REQUIRE(e.what == "metadata-copy-" + std::to_string(i));
-      REQUIRE(e.first == p.copy_starts[i]);
-      REQUIRE(e.last == p.copy_starts[i] + p.copy_sectors - 1);
-    }
-    REQUIRE(set.reserved_sectors() == p.reserved_sectors());
-    CheckSlotMapping(set);
-  }
-}
-
-TEST_CASE("givenHandMadeExtents_whenMapped_thenSlotsNumberTheGaps", "[allocator]") {
-  // Unsorted on purpose: the constructor sorts.
-  ReservationSet set(100, {{90, 99, "tail"}, {0, 9, "head"}, {50, 50, "middle"}});
-  REQUIRE(set.extents()[0].what == "head");
-  REQUIRE(set.extents()[2].what == "tail");
-  REQUIRE(set.reserved_sectors() == 21);
-  REQUIRE(set.slot_count() == 79);
-  REQUIRE(set.SlotToSector(0) == 10);
-  REQUIRE(set.SlotToSector(39) == 49);
-  REQUIRE(set.SlotToSector(40) == 51);
-  REQUIRE(set.SlotToSector(78) == 89);
-  REQUIRE(set.SectorToSlot(51) == 40);
-  REQUIRE(set.IsReserved(50));
-  REQUIRE_FALSE(set.IsReserved(49));
-  CheckSlotMapping(set);
-
-  ReservationSet none(5, {});
-  REQUIRE(none.slot_count() == 5);
-  CheckSlotMapping(none);
-}
-
-TEST_CASE("givenBadExtents_whenReservationSetBuilt_thenRejected", "[allocator]") {
-  REQUIRE_THROWS_AS(ReservationSet(100, {{0, 10, "a"}, {10, 20, "b"}}), std::invalid_argument);
-  REQUIRE_THROWS_AS(ReservationSet(100, {{90, 100, "a"}}), std::invalid_argument);
-  REQUIRE_THROWS_AS(ReservationSet(100, {{20, 10, "a"}}), std::invalid_argument);
-  REQUIRE_NOTHROW(ReservationSet(100, {{0, 9, "a"}, {10, 99, "b"}}));
-}
 
 TEST_CASE("givenFreshAllocator_whenAllocating_thenLowestFirstAndFreedReused", "[allocator]") {
   SpareAllocator alloc(10);
@@ -214,23 +138,4 @@ TEST_CASE("givenRandomChurn_whenChecked_thenMatchesModelAfterEveryOp", "[allocat
     REQUIRE(alloc.free_count() + alloc.used_count() == kCapacity);
   }
   for (uint64_t s = 0; s < kCapacity; ++s) REQUIRE(alloc.IsUsed(s) == (used.count(s) == 1));
-}
-
-TEST_CASE("givenCrc32cVectors_whenComputed_thenMatchPublishedValues", "[allocator]") {
-  REQUIRE(Crc32c("123456789", 9) == 0xE3069283u);
-  REQUIRE(Crc32c("", 0) == 0u);
-  // RFC 3720 (iSCSI) appendix B.4.
-  unsigned char buf[32];
-  std::memset(buf, 0, sizeof buf);
-  REQUIRE(Crc32c(buf, 32) == 0x8A9136AAu);
-  std::memset(buf, 0xFF, sizeof buf);
-  REQUIRE(Crc32c(buf, 32) == 0x62A8AB43u);
-  for (int i = 0; i < 32; ++i) buf[i] = static_cast<unsigned char>(i);
-  REQUIRE(Crc32c(buf, 32) == 0x46DD794Eu);
-  // Extending a CRC over a split buffer equals the CRC of the whole.
-  const std::string text = "remapfs keeps a failing disk image in service";
-  const uint32_t whole = Crc32c(text.data(), text.size());
-  for (size_t cut = 0; cut <= text.size(); ++cut) {
-    REQUIRE(Crc32c(text.data() + cut, text.size() - cut, Crc32c(text.data(), cut)) == whole);
-  }
 }

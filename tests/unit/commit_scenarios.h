@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/volume.h"
 #include "test_util.h"
 

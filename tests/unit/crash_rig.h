@@ -1,4 +1,4 @@
-// Fixtures for the volatile-cache crash tests (fault_device.h, "Two crash
+// Fixtures for the volatile-cache crash tests (faulty_device.h, "Two crash
 // models"): the cut modes every crash point runs in, a spare in memory
 // behind a volatile FaultyDevice, and a power rail that cuts MAIN and the
 // spare at one instant, counted over the Writes and Flushes of both.
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "test_util.h"
 
 namespace remapfs::testing {

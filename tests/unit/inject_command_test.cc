@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "remapfs/block_device.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/inject_command.h"
 
 using namespace remapfs;

@@ -6,7 +6,7 @@
 
 #include "crc32c.h"
 #include "metadata_codec.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/spare_resize.h"

@@ -1,5 +1,8 @@
 #include "test_util.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
@@ -42,6 +45,37 @@ ScratchDir::ScratchDir() {
 ScratchDir::~ScratchDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+VarTmpDir::VarTmpDir() {
+  std::string tmpl = "/var/tmp/remapfs-test-XXXXXX";
+  if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+}
+
+VarTmpDir::~VarTmpDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+std::unique_ptr<AlignedDevice> WrapAlignedOrFail(std::unique_ptr<BlockDevice> base,
+                                                 uint32_t alignment) {
+  std::unique_ptr<AlignedDevice> out;
+  REQUIRE_OK(AlignedDevice::Wrap(std::move(base), alignment, &out));
+  return out;
+}
+
+void CreateZeroFile(const std::string& path, uint64_t size) {
+  int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, static_cast<off_t>(size)) == 0);
+  ::close(fd);
+}
+
+std::unique_ptr<BlockDevice> OpenFileDeviceOrFail(const std::string& path,
+                                                  const FileDeviceOptions& options) {
+  std::unique_ptr<BlockDevice> dev;
+  REQUIRE_OK(OpenFileDevice(path, options, &dev));
+  return dev;
 }
 
 uint8_t PatternByte(uint64_t offset, uint64_t seed) {

@@ -13,8 +13,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "remapfs/aligned_device.h"
 #include "remapfs/block_device.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "remapfs/metadata.h"
 #include "remapfs/placement.h"
 #include "remapfs/sector_list.h"
@@ -166,6 +167,43 @@ class StrictAlignmentDevice : public BlockDevice {
   std::unique_ptr<BlockDevice> base_;
   const uint32_t alignment_;
 };
+
+// AlignedDevice::Wrap, REQUIREing success.
+std::unique_ptr<AlignedDevice> WrapAlignedOrFail(std::unique_ptr<BlockDevice> base,
+                                                 uint32_t alignment);
+
+// An AlignedDevice of `kSize` bytes over a StrictAlignmentDevice, which must
+// never have been handed an unaligned request by the time it is destroyed.
+template <uint64_t kSize, uint32_t kAlignment>
+struct AlignedOverStrict {
+  StrictAlignmentDevice* strict = new StrictAlignmentDevice(kSize, kAlignment);
+  std::unique_ptr<AlignedDevice> device =
+      WrapAlignedOrFail(std::unique_ptr<BlockDevice>(strict), kAlignment);
+  ~AlignedOverStrict() { CHECK(strict->rejected.load() == 0); }
+};
+
+// A private directory under /var/tmp, a disk filesystem (tmpfs may refuse
+// O_DIRECT), removed with everything in it; path() is empty when it could
+// not be made.
+class VarTmpDir {
+ public:
+  VarTmpDir();
+  ~VarTmpDir();
+  VarTmpDir(const VarTmpDir&) = delete;
+  VarTmpDir& operator=(const VarTmpDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Creates (or truncates) `path` as a file of `size` zero bytes, REQUIREing
+// that the open and the truncate succeed.
+void CreateZeroFile(const std::string& path, uint64_t size);
+
+// OpenFileDevice, REQUIREing success.
+std::unique_ptr<BlockDevice> OpenFileDeviceOrFail(const std::string& path,
+                                                  const FileDeviceOptions& options = {});
 
 // A private directory under $TMPDIR, removed with everything in it.
 class ScratchDir {

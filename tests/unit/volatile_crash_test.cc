@@ -1,4 +1,4 @@
-// The metadata store under the volatile-cache crash model (fault_device.h):
+// The metadata store under the volatile-cache crash model (faulty_device.h):
 // writes since the last Flush are lost, partly kept or torn by a power cut
 // at every Write and Flush of a commit, a format and a resize.
 //

@@ -1,5 +1,6 @@
 // Volume: byte-range I/O over MAIN and the spare, AddBad/Remove, pending
-// sectors and the failing-disk paths, checked against the raw memory.
+// sectors, the failing-disk paths and Sync's writeback errors, checked
+// against the raw memory.
 #include "test_util.h"
 
 namespace remapfs::testing {
@@ -300,6 +301,34 @@ TEST_CASE("NewMemoryVolume formats and opens, and refuses odd sizes", "[volume]"
   CHECK(v->Stats().strategy == Strategy::kMinimal);
   CHECK(NewMemoryVolume(1000, 64 << 10, &v).IsInvalidArgument());
   CHECK(NewMemoryVolume(1 << 20, 16 << 10, &v).IsInvalidArgument());  // under 72 sectors
+}
+
+// A writeback error (a failed Flush) surfaces at Sync, counted and named.
+TEST_CASE("givenMainFlushFails_whenSynced_thenEioIsReturnedAndRecorded", "[volume]") {
+  MemVolume mv({});
+  const uint64_t errors_before = mv->Stats().write_errors;
+  const auto data = Pattern(0, 4096, 11);
+  REQUIRE_OK(mv->Write(0, data.data(), data.size()));
+  mv.main_fault()->FailNextFlush();
+  Status st = mv->Sync();
+  REQUIRE(st.IsIoError());
+  REQUIRE(st.errno_value() == EIO);
+  VolumeStats stats = mv->Stats();
+  REQUIRE(stats.write_errors == errors_before + 1);
+  REQUIRE(stats.last_error.find("flush main") != std::string::npos);
+  REQUIRE(stats.last_error.find("injected writeback error") != std::string::npos);
+  // fdatasync reports a writeback error once; the next Sync is clean.
+  REQUIRE_OK(mv->Sync());
+  REQUIRE(mv->Stats().write_errors == errors_before + 1);
+}
+
+TEST_CASE("givenSpareFlushFails_whenSynced_thenEioIsReturnedAndRecorded", "[volume]") {
+  MemVolume mv({});
+  mv.spare_fault()->FailNextFlush();
+  Status st = mv->Sync();
+  REQUIRE(st.errno_value() == EIO);
+  REQUIRE(mv->Stats().write_errors == 1);
+  REQUIRE(mv->Stats().last_error.find("flush spare") != std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// The validation list of the original dm-remap bug report, run against each
-// placement case of the SPEC table: a 4 MiB spare (geometric), 512 KiB
-// (linear) and 64 KiB (minimal), with 512-byte sectors.
+// Reserved spare sectors never collide with remapped data: the validation
+// list of the original dm-remap bug report (whose allocator handed out
+// sectors that held metadata), run against each placement case of the SPEC
+// table: a 4 MiB spare (geometric), 512 KiB (linear) and 64 KiB (minimal),
+// with 512-byte sectors.
 #include <algorithm>
 #include <map>
 
@@ -71,7 +73,7 @@ void RequireAllCopiesValid(MemVolume& mv) {
 }
 
 TEST_CASE("Placement lands each copy exactly where the SPEC table says",
-          "[bug_validation]") {
+          "[reservations_never_collide]") {
   const SpecCase& c = kCases[GENERATE(0, 1, 2)];
   INFO(c.name);
   MemVolume mv(OptionsFor(c));
@@ -107,7 +109,7 @@ TEST_CASE("Placement lands each copy exactly where the SPEC table says",
 }
 
 TEST_CASE("Sequential allocation skips every reserved extent",
-          "[bug_validation]") {
+          "[reservations_never_collide]") {
   const SpecCase& c = kCases[GENERATE(0, 1, 2)];
   INFO(c.name);
   MemVolume mv(OptionsFor(c));
@@ -138,7 +140,7 @@ TEST_CASE("Sequential allocation skips every reserved extent",
 }
 
 TEST_CASE("Metadata and data survive remapping the whole spare",
-          "[bug_validation]") {
+          "[reservations_never_collide]") {
   const SpecCase& c = kCases[GENERATE(0, 1, 2)];
   INFO(c.name);
   MemVolume mv(OptionsFor(c));
@@ -196,7 +198,7 @@ std::vector<std::vector<uint8_t>> CopyRegions(MemVolume& mv,
 
 TEST_CASE("Allocations next to a reserved extent get first-1 then last+1, "
           "and data written there never touches a copy",
-          "[bug_validation]") {
+          "[reservations_never_collide]") {
   const SpecCase& c = kCases[GENERATE(0, 1, 2)];
   INFO(c.name);
   MemVolume mv(OptionsFor(c));
@@ -266,7 +268,7 @@ TEST_CASE("Allocations next to a reserved extent get first-1 then last+1, "
 }
 
 TEST_CASE("An exhausted spare refuses further remaps and changes nothing",
-          "[bug_validation]") {
+          "[reservations_never_collide]") {
   const SpecCase& c = kCases[GENERATE(0, 1, 2)];
   INFO(c.name);
   MemVolume mv(OptionsFor(c));

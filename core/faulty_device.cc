@@ -1,7 +1,7 @@
 // FaultyDevice: injected sector faults and simulated power cuts.
-// See include/remapfs/fault_device.h for the contract.
+// See include/remapfs/faulty_device.h for the contract.
 #include "device_range.h"
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 
 #include <algorithm>
 #include <cstring>

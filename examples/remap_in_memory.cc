@@ -1,11 +1,11 @@
-// memory_volume: the remap core on two in-memory devices, no FUSE, no files.
+// remap_in_memory: the remap core on two in-memory devices, no FUSE, no files.
 //
 // Formats a spare, opens a Volume over a main and that spare, writes a
 // pattern, marks some of the sectors under it bad (they move to the spare,
 // data and all), reads the pattern back and prints the status and remap
 // table a mount would show in control/status and control/remaps.
 //
-// Build: ninja -C build examples/memory_volume; run: build/examples/memory_volume
+// Build: ninja -C build examples/remap_in_memory; run: build/examples/remap_in_memory
 // Exits 0 when the data read back equals the data written, 1 otherwise.
 #include <cstdint>
 #include <cstdio>

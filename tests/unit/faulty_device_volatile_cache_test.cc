@@ -1,9 +1,9 @@
-// The volatile-cache crash model of FaultyDevice itself (fault_device.h):
+// The volatile-cache crash model of FaultyDevice itself (faulty_device.h):
 // reads see unflushed writes, Flush makes them durable, and a power cut
 // keeps exactly what its mode says.
 #include <algorithm>
 
-#include "remapfs/fault_device.h"
+#include "remapfs/faulty_device.h"
 #include "test_util.h"
 
 namespace remapfs::testing {
