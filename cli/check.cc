@@ -1,9 +1,9 @@
 // remapfs check: verify a spare offline and exit like fsck.
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
+#include "commands.h"
+#include "args.h"
+#include "common.h"
 #include "remapfs/spare_checker.h"
 
 namespace remapfs::cli {

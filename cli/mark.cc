@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
+#include "commands.h"
+#include "args.h"
+#include "common.h"
 #include "remapfs/bad_block_lists.h"
 
 namespace remapfs::cli {

@@ -11,10 +11,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
-#include "cli_format.h"
+#include "commands.h"
+#include "args.h"
+#include "common.h"
+#include "format_plan.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/placement.h"

@@ -15,17 +15,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
-#include "fuse_api.h"
-#include "fuse_session.h"
+#include "args.h"
+#include "commands.h"
+#include "common.h"
+#include "fuse/fuse_api.h"
+#include "fuse/fuse_session.h"
+#include "fuse/remapfs_fs.h"
 #include "logging.h"
 #include "mount_devices.h"
 #include "mount_options.h"
 #include "remapfs/aligned_device.h"
 #include "remapfs/sector_list.h"
-#include "remapfs_fs.h"
 
 namespace remapfs::cli {
 namespace {
@@ -294,7 +294,8 @@ int RunMount(const std::vector<std::string>& args) {
   serve.fuse_argv = FuseArgv(req);
   serve.mountpoint = req.mountpoint;
   serve.foreground = req.foreground;
-  serve.syslog_after_daemonize = req.log_file.empty();
+  // Daemonizing points stderr at /dev/null; log to syslog from then on.
+  if (req.log_file.empty()) serve.after_daemonize = SwitchLoggingToSyslog;
   return fuse::Serve(serve, &fs);
 }
 

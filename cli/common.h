@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "cli_args.h"
+#include "args.h"
 #include "remapfs/bad_block_lists.h"
 #include "remapfs/block_device.h"
 #include "remapfs/metadata.h"

@@ -1,4 +1,4 @@
-#include "cli_common.h"
+#include "common.h"
 
 #include "remapfs/main_identity.h"
 

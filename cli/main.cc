@@ -1,13 +1,13 @@
-// remapfs: command dispatch. Each subcommand lives in cli_<name>.cc.
+// remapfs: command dispatch. Each subcommand lives in <name>.cc (mount: mount.cc, resize-spare: resize_spare.cc).
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_common.h"
-#include "fuse_api.h"
+#include "commands.h"
+#include "common.h"
+#include "fuse/fuse_api.h"
 #include "logging.h"
 
 #ifndef REMAPFS_VERSION

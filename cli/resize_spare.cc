@@ -11,9 +11,9 @@
 
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
+#include "commands.h"
+#include "args.h"
+#include "common.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/spare_file.h"
 #include "remapfs/spare_resize.h"
