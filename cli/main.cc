@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "fuse/fuse_api.h"
+#include "fuse/libfuse.h"
 #include "logging.h"
 
 #ifndef REMAPFS_VERSION

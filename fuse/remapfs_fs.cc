@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "errno_map.h"
+#include "fuse_callback.h"
 
 namespace remapfs::fuse {
 namespace {

@@ -1,4 +1,4 @@
-#include "fuse_session.h"
+#include "session.h"
 
 #include <csignal>
 #include <cstdio>
