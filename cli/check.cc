@@ -1,8 +1,8 @@
 // remapfs check: verify a spare offline and exit like fsck.
 #include <fmt/format.h>
 
+#include "command.h"
 #include "commands.h"
-#include "args.h"
 #include "common.h"
 #include "remapfs/spare_checker.h"
 
@@ -33,19 +33,13 @@ struct CheckRequest {
   bool json = false;
 };
 
+const CommandSpec kCommand{
+    kCmd, kUsage, {{"--main", true}, {"--repair"}, {"--json"}}, {"SPARE"}};
+
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 CheckRequest* req) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"--main", true}, {"--repair"}, {"--json"}}, &parsed,
-                 &error)) {
-    return UsageError(kCmd, error);
-  }
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
-  if (parsed.positionals.size() != 1) {
-    return UsageError(kCmd, parsed.positionals.empty() ? "SPARE is required"
-                                                       : "too many arguments");
-  }
+  if (auto code = ParseCommandLine(kCommand, args, &parsed)) return code;
   req->spare_path = parsed.positionals[0];
   req->main_path = parsed.Value("--main");
   req->repair = parsed.Has("--repair");

@@ -19,22 +19,6 @@
 
 namespace remapfs::cli {
 
-int PrintHelp(std::string_view text) {
-  fmt::print("{}", text);
-  return kExitOk;
-}
-
-int UsageError(std::string_view cmd, std::string_view message) {
-  fmt::print(stderr, "remapfs {}: {}\nTry 'remapfs {} --help'.\n", cmd,
-             message, cmd);
-  return kExitUsage;
-}
-
-int Fail(std::string_view cmd, std::string_view message, int code) {
-  fmt::print(stderr, "remapfs {}: {}\n", cmd, message);
-  return code;
-}
-
 Status FileLock::Acquire(const std::string& path, bool exclusive,
                          std::unique_ptr<FileLock>* out) {
   int fd = -1;

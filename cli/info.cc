@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "command.h"
 #include "commands.h"
-#include "args.h"
 #include "common.h"
 #include "remapfs/bad_block_lists.h"
 #include "remapfs/metadata.h"
@@ -28,6 +28,9 @@ Options:
                      larger than a sector list every block a sector touches
   --help             show this help
 )";
+
+const CommandSpec kCommand{
+    kCmd, kUsage, {{"--json"}, {"--export", true}, {"--block-size", true}}, {"SPARE"}};
 
 struct SlotTally {
   uint64_t used = 0;     // slots holding a remap, active or pending
@@ -161,12 +164,7 @@ int Export(const MetadataStore& store, BadBlockFormat format, uint32_t block_siz
 
 int RunInfo(const std::vector<std::string>& args) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"--json"}, {"--export", true}, {"--block-size", true}},
-                 &parsed, &error)) {
-    return UsageError(kCmd, error);
-  }
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
+  if (auto code = ParseCommandLine(kCommand, args, &parsed)) return *code;
   std::optional<BadBlockFormat> export_format;
   uint32_t block_size = kDefaultBadBlocksBlockSize;
   if (auto name = parsed.Value("--export")) {
@@ -181,10 +179,6 @@ int RunInfo(const std::vector<std::string>& args) {
     export_format = format;
   } else if (parsed.Has("--block-size")) {
     return UsageError(kCmd, "--block-size needs --export badblocks");
-  }
-  if (parsed.positionals.size() != 1) {
-    return UsageError(kCmd, parsed.positionals.empty() ? "SPARE is required"
-                                                       : "too many arguments");
   }
   const std::string& path = parsed.positionals[0];
   OfflineSpare spare;

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "command.h"
 #include "commands.h"
-#include "common.h"
 #include "fuse/libfuse.h"
 #include "logging.h"
 
