@@ -90,7 +90,4 @@ Status DeviceSize(const std::string& path, uint64_t* bytes);
 // "8 MiB", "512 KiB", "1000 B": exact when the size is a whole unit.
 std::string HumanBytes(uint64_t bytes);
 
-// A JSON string literal, quoted and escaped.
-std::string JsonQuote(std::string_view text);
-
 }  // namespace remapfs::cli
