@@ -2,10 +2,10 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "commands.h"
 #include "common.h"
 #include "json.h"
 #include "remapfs/spare_checker.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {

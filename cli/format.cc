@@ -12,13 +12,13 @@
 #include <fmt/ranges.h>
 
 #include "command.h"
-#include "commands.h"
 #include "common.h"
 #include "format_plan.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/placement.h"
 #include "remapfs/sector_list.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {

@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "commands.h"
 #include "common.h"
 #include "json.h"
 #include "remapfs/bad_block_lists.h"
 #include "remapfs/metadata.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {

@@ -6,9 +6,9 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "commands.h"
 #include "fuse/libfuse.h"
 #include "logging.h"
+#include "subcommands.h"
 
 #ifndef REMAPFS_VERSION
 #define REMAPFS_VERSION "unknown"

@@ -10,9 +10,9 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "commands.h"
 #include "common.h"
 #include "remapfs/bad_block_lists.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {

@@ -16,7 +16,6 @@
 #include <spdlog/spdlog.h>
 
 #include "command.h"
-#include "commands.h"
 #include "common.h"
 #include "fuse/libfuse.h"
 #include "fuse/remapfs_fs.h"
@@ -26,6 +25,7 @@
 #include "mount_options.h"
 #include "remapfs/aligned_device.h"
 #include "remapfs/sector_list.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {

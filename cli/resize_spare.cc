@@ -12,11 +12,11 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "commands.h"
 #include "common.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/spare_file.h"
 #include "remapfs/spare_resize.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {
