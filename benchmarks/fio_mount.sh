@@ -4,7 +4,7 @@
 # figure is for reading, these machines are noisy.
 #   usage: benchmarks/fio_mount.sh [path/to/remapfs]   (root, fio installed)
 set -euo pipefail
-REMAPFS=${1:-build/fuse/remapfs}
+REMAPFS=${1:-build/cli/remapfs}
 REMAPFS=$(realpath "$REMAPFS")
 work=$(mktemp -d)
 cleanup() {

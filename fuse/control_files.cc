@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "errno_map.h"
+#include "fuse_callback.h"
 #include "remapfs/inject_command.h"
 #include "remapfs_fs.h"
 

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "errno_map.h"
+#include "fuse_callback.h"
 #include "remapfs_fs.h"
 
 namespace remapfs::fuse {

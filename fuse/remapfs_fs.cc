@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "errno_map.h"
+#include "fuse_callback.h"
 
 namespace remapfs::fuse {
 namespace {
@@ -143,7 +143,7 @@ int Statfs(fuse_req_t req) {
 
 void OpInit(void* userdata, fuse_conn_info* conn) {
   (void)userdata;
-  // max_read must equal the -o max_read given at mount (cli_mount.cc).
+  // max_read must equal the -o max_read given at mount (cli/mount.cc).
   conn->max_read = kMaxRequestBytes;
   conn->max_write = kMaxRequestBytes;
   // Every write must reach the core before write() returns: no page cache.

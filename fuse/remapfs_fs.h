@@ -7,7 +7,7 @@
 //   4+ /control/<file>    control files (control_files.cc)
 // Nothing is ever created or removed, so lookup/forget need no reference
 // counts. Every callback is a few lines that go through RunFuseCallback
-// (errno_map.h), the only place a core Status becomes -errno.
+// (fuse_callback.h), the only place a core Status becomes -errno.
 //
 // Ownership: RemapFs borrows the Volume and the FaultyDevice wrapping MAIN;
 // the caller keeps both alive until the RemapFs is destroyed. It owns the
@@ -25,7 +25,7 @@
 #include <span>
 #include <string>
 
-#include "fuse_api.h"
+#include "libfuse.h"
 #include "remapfs/faulty_device.h"
 #include "remapfs/scrubber.h"
 #include "remapfs/volume.h"
@@ -57,7 +57,7 @@ std::span<const ControlFile> ControlFiles();
 const ControlFile* ControlFileByIno(fuse_ino_t ino);
 
 // Sets create, mknod, mkdir, unlink, rmdir, symlink, rename and link, each
-// failing with EPERM: nothing is ever created or removed (namespace_ops.cc).
+// failing with EPERM: nothing is ever created or removed (namespace_refusals.cc).
 void SetNamespaceRefusals(fuse_lowlevel_ops* ops);
 
 struct MountSettings {

@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/deps.sh
 source "$ROOT/scripts/lib/deps.sh"
 
-REMAPFS=$ROOT/build/fuse/remapfs
+REMAPFS=$ROOT/build/cli/remapfs
 WORK="" MNT="" DAEMON=""
 
 build() {

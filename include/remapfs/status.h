@@ -3,7 +3,7 @@
 // Modelled on LevelDB's Status. An ok Status carries no message and costs no
 // allocation, so it is safe on the per-request I/O path. Every failure keeps
 // the errno that best describes it; the FUSE adapter turns a Status into
-// -errno in exactly one place (fuse/errno_map.h).
+// -errno in exactly one place (fuse/fuse_callback.h).
 //
 // Thread safety: a Status is a plain value; distinct objects may be used from
 // distinct threads freely.

@@ -224,6 +224,19 @@ check_info_and_check() {
   "$REMAPFS" check "$SPARE" --json | "$PY" -c 'import json,sys; json.load(sys.stdin)' ||
     fail "check --json is not JSON"
   echo "   ok: check --json parses"
+  local info_json check_json
+  info_json=$("$REMAPFS" info "$SPARE" --json) || fail "info --json exited non-zero"
+  check_json=$("$REMAPFS" check "$SPARE" --json) || fail "check --json exited non-zero"
+  "$PY" - "$info_json" "$check_json" <<'PYEOF' ||
+import json, sys
+info, check = (json.loads(arg) for arg in sys.argv[1:3])
+keys = ["index", "first", "last", "state", "sequence", "problem", "rewritten"]
+assert info["copies"], "no copies"
+assert all(list(c) == keys for c in info["copies"]), info["copies"]
+assert info["copies"] == check["copies"], (info["copies"], check["copies"])
+PYEOF
+    fail "info --json and check --json report the metadata copies differently"
+  echo "   ok: info --json and check --json report the copies with the same keys"
   expect_cli_failure "info on a file that is no spare" "$REMAPFS" info "$MAIN"
 }
 

@@ -11,14 +11,14 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
-#include "cli_format.h"
+#include "command.h"
+#include "common.h"
+#include "format_plan.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/placement.h"
 #include "remapfs/sector_list.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {
@@ -44,22 +44,16 @@ Options:
   --help                  show this help
 )";
 
+const CommandSpec kCommand{
+    kCmd, kUsage,
+    {{"--spare-size", true}, {"--sector-size", true}, {"--strategy", true}, {"--force"}},
+    {"MAIN", "SPARE"}};
+
 // An exit code when the command must stop here (help or usage error).
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 FormatRequest* req) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"--spare-size", true}, {"--sector-size", true},
-                        {"--strategy", true}, {"--force"}},
-                 &parsed, &error)) {
-    return UsageError(kCmd, error);
-  }
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
-  if (parsed.positionals.size() != 2) {
-    return UsageError(kCmd, parsed.positionals.size() < 2
-                                ? "MAIN and SPARE are required"
-                                : "too many arguments");
-  }
+  if (auto code = ParseCommandLine(kCommand, args, &parsed)) return code;
   req->main_path = parsed.positionals[0];
   req->spare_path = parsed.positionals[1];
   req->force = parsed.Has("--force");

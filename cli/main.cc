@@ -1,14 +1,14 @@
-// remapfs: command dispatch. Each subcommand lives in cli_<name>.cc.
+// remapfs: command dispatch. Each subcommand lives in <name>.cc (mount: mount.cc, resize-spare: resize_spare.cc).
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_common.h"
-#include "fuse_api.h"
+#include "command.h"
+#include "fuse/libfuse.h"
 #include "logging.h"
+#include "subcommands.h"
 
 #ifndef REMAPFS_VERSION
 #define REMAPFS_VERSION "unknown"

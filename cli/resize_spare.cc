@@ -11,12 +11,12 @@
 
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
+#include "command.h"
+#include "common.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/spare_file.h"
 #include "remapfs/spare_resize.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {
@@ -35,6 +35,9 @@ is killed part-way. MAIN and SPARE must not be mounted.
 Options:
   --help   show this help
 )";
+
+const CommandSpec kCommand{kCmd, kUsage, {}, {"MAIN", "SPARE", "NEW_SIZE"},
+                           "expected MAIN SPARE NEW_SIZE"};
 
 struct Request {
   std::string main, spare;
@@ -131,10 +134,7 @@ int Resize(const Request& req) {
 
 int RunResizeSpare(const std::vector<std::string>& args) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {}, &parsed, &error)) return UsageError(kCmd, error);
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
-  if (parsed.positionals.size() != 3) return UsageError(kCmd, "expected MAIN SPARE NEW_SIZE");
+  if (auto code = ParseCommandLine(kCommand, args, &parsed)) return *code;
   Request req{parsed.positionals[0], parsed.positionals[1], 0};
   if (Status st = ParseByteSize(parsed.positionals[2], &req.new_bytes); !st.ok())
     return UsageError(kCmd, "NEW_SIZE: " + st.message());

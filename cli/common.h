@@ -1,5 +1,6 @@
-// Helpers shared by the subcommands: uniform messages, advisory locks that
-// cooperate with a mounted remapfs, and small formatting utilities.
+// Helpers shared by the subcommands: advisory locks that cooperate with a
+// mounted remapfs, opening a spare or a volume offline, the user-facing
+// reasons an open failed, and small formatting utilities.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "cli_args.h"
+#include "args.h"
 #include "remapfs/bad_block_lists.h"
 #include "remapfs/block_device.h"
 #include "remapfs/metadata.h"
@@ -16,17 +17,6 @@
 #include "remapfs/volume.h"
 
 namespace remapfs::cli {
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;
-inline constexpr int kExitUsage = 2;
-
-// Prints a command's --help text on stdout; returns 0.
-int PrintHelp(std::string_view text);
-// "remapfs <cmd>: <message>" and a pointer to --help on stderr; returns 2.
-int UsageError(std::string_view cmd, std::string_view message);
-// "remapfs <cmd>: <message>" on stderr; returns `code`.
-int Fail(std::string_view cmd, std::string_view message, int code = kExitFailed);
 
 // A flock() held on its own open file description for the object's
 // lifetime. A mount holds LOCK_EX on MAIN and SPARE, so a shared lock here
@@ -99,8 +89,5 @@ Status DeviceSize(const std::string& path, uint64_t* bytes);
 
 // "8 MiB", "512 KiB", "1000 B": exact when the size is a whole unit.
 std::string HumanBytes(uint64_t bytes);
-
-// A JSON string literal, quoted and escaped.
-std::string JsonQuote(std::string_view text);
 
 }  // namespace remapfs::cli

@@ -18,7 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "fuse_api.h"
+#include "libfuse.h"
 #include "remapfs/status.h"
 
 namespace remapfs::fuse {

@@ -9,10 +9,10 @@
 
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
+#include "command.h"
+#include "common.h"
 #include "remapfs/bad_block_lists.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {
@@ -38,6 +38,9 @@ Options:
   --block-size N    block size of a badblocks list (default 1024)
   --help            show this help
 )";
+
+const CommandSpec kCommand{
+    kCmd, kUsage, {{"--format", true}, {"--block-size", true}}, {"MAIN", "SPARE", "FILE"}};
 
 // A list larger than this is not a bad-block list of any disk we can serve.
 constexpr size_t kMaxListBytes = 256u << 20;
@@ -77,16 +80,7 @@ Status ReadListFile(const std::string& path, std::string* text) {
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 MarkRequest* req) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"--format", true}, {"--block-size", true}}, &parsed, &error)) {
-    return UsageError(kCmd, error);
-  }
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
-  if (parsed.positionals.size() != 3) {
-    return UsageError(kCmd, parsed.positionals.size() < 3
-                                ? "MAIN, SPARE and FILE are required"
-                                : "too many arguments");
-  }
+  if (auto code = ParseCommandLine(kCommand, args, &parsed)) return code;
   req->main_path = parsed.positionals[0];
   req->spare_path = parsed.positionals[1];
   req->list_path = parsed.positionals[2];

@@ -1,12 +1,10 @@
-#include "fuse_session.h"
+#include "session.h"
 
 #include <csignal>
 #include <cstdio>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include "logging.h"
 
 namespace remapfs::fuse {
 namespace {
@@ -58,8 +56,8 @@ int Serve(const ServeOptions& options, RemapFs* fs) {
       fmt::print(stderr, "remapfs mount: cannot daemonize\n");
       fuse_session_unmount(se);
     } else {
-      if (!options.foreground && options.syslog_after_daemonize) {
-        cli::SwitchLoggingToSyslog();
+      if (!options.foreground && options.after_daemonize) {
+        options.after_daemonize();
       }
       spdlog::info("mounted on {}", options.mountpoint);
       int ret = RunLoop(se);

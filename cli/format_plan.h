@@ -1,5 +1,5 @@
-// remapfs format, shared between cli_format.cc (arguments, MAIN, metadata)
-// and cli_format_spare.cc (what SPARE holds, its size and host blocks).
+// remapfs format, shared between format.cc (arguments, MAIN, metadata)
+// and format_spare.cc (what SPARE holds, its size and host blocks).
 #pragma once
 
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "cli_common.h"
+#include "common.h"
 #include "remapfs/placement.h"
 
 namespace remapfs::cli {

@@ -15,17 +15,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
-#include "fuse_api.h"
-#include "fuse_session.h"
+#include "command.h"
+#include "common.h"
+#include "fuse/libfuse.h"
+#include "fuse/remapfs_fs.h"
+#include "fuse/session.h"
 #include "logging.h"
 #include "mount_devices.h"
 #include "mount_options.h"
 #include "remapfs/aligned_device.h"
 #include "remapfs/sector_list.h"
-#include "remapfs_fs.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {
@@ -134,17 +134,19 @@ std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* r
   return std::nullopt;
 }
 
-const std::vector<OptionSpec> kMountOptions = {
-    {"-f"}, {"-o", true, true}, {"--name", true}, {"--log-level", true},
-    {"--log-file", true}, {"--direct-io", true}, {"--read-retries", true},
-    {"--scrub-rate", true}, {"--error-recovery-time", true}, {"--rebind"}};
+const CommandSpec kCommand{
+    kCmd, kUsage,
+    {{"-f"}, {"-o", true, true}, {"--name", true}, {"--log-level", true},
+     {"--log-file", true}, {"--direct-io", true}, {"--read-retries", true},
+     {"--scrub-rate", true}, {"--error-recovery-time", true}, {"--rebind"}},
+    {"MAIN", "SPARE", "MOUNTPOINT"}};
 
 // Parses `args`, with remapfs's own options inside -o lists (fstab) turned
 // into their `--` forms first, so both forms share validation and messages.
 std::optional<int> ParseMountArgs(const std::vector<std::string>& args,
                                   ParsedArgs* parsed, MountRequest* req) {
   std::string error;
-  if (!ParseArgs(args, kMountOptions, parsed, &error)) return UsageError(kCmd, error);
+  if (!ParseArgs(args, kCommand.options, parsed, &error)) return UsageError(kCmd, error);
   SplitMountOptions split;
   if (auto err = SplitFuseOptions(parsed->Values("-o"), &split))
     return UsageError(kCmd, *err);
@@ -154,7 +156,7 @@ std::optional<int> ParseMountArgs(const std::vector<std::string>& args,
   std::vector<std::string> all = std::move(split.cli_args);
   all.insert(all.end(), args.begin(), args.end());
   *parsed = ParsedArgs{};
-  if (!ParseArgs(all, kMountOptions, parsed, &error)) {
+  if (!ParseArgs(all, kCommand.options, parsed, &error)) {
     return UsageError(kCmd, error + " (an -o option such as error_recovery_time= "
                                     "is the same option as its -- form)");
   }
@@ -165,12 +167,7 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 MountRequest* req) {
   ParsedArgs parsed;
   if (auto code = ParseMountArgs(args, &parsed, req)) return code;
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
-  if (parsed.positionals.size() != 3) {
-    return UsageError(kCmd, parsed.positionals.size() < 3
-                                ? "MAIN, SPARE and MOUNTPOINT are required"
-                                : "too many arguments");
-  }
+  if (auto code = CheckHelpAndOperands(kCommand, parsed)) return code;
   req->main_path = parsed.positionals[0];
   req->spare_path = parsed.positionals[1];
   req->mountpoint = parsed.positionals[2];
@@ -294,7 +291,8 @@ int RunMount(const std::vector<std::string>& args) {
   serve.fuse_argv = FuseArgv(req);
   serve.mountpoint = req.mountpoint;
   serve.foreground = req.foreground;
-  serve.syslog_after_daemonize = req.log_file.empty();
+  // Daemonizing points stderr at /dev/null; log to syslog from then on.
+  if (req.log_file.empty()) serve.after_daemonize = SwitchLoggingToSyslog;
   return fuse::Serve(serve, &fs);
 }
 

@@ -2,6 +2,7 @@
 // handlers, mount, daemonize, multithreaded loop, unmount, destroy.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,9 @@ struct ServeOptions {
   std::vector<std::string> fuse_argv;  // argv[0] and -o options for libfuse
   std::string mountpoint;
   bool foreground = false;
-  // Daemonizing points stderr at /dev/null; log to syslog from then on.
-  bool syslog_after_daemonize = false;
+  // Run once in the daemon, right after daemonizing pointed stderr at
+  // /dev/null (never in the foreground): the caller moves its logging.
+  std::function<void()> after_daemonize;
 };
 
 // Mounts `fs` and serves requests until unmounted or signalled. Returns the

@@ -1,10 +1,6 @@
 // The remapfs subcommands. Each takes the arguments after its name and
-// returns the process exit code; messages go to stdout (results) and stderr
-// ("remapfs <cmd>: <what is wrong>").
-//
-// Exit codes: 0 success, 1 refused or failed, 2 usage error. `check` uses
-// the fsck codes instead (0 clean, 1 repaired, 4 problems left, 8 could not
-// run).
+// returns the process exit code (command.h); messages go to stdout
+// (results) and stderr ("remapfs <cmd>: <what is wrong>").
 #pragma once
 
 #include <string>

@@ -1,10 +1,11 @@
 // remapfs check: verify a spare offline and exit like fsck.
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
+#include "command.h"
+#include "common.h"
+#include "json.h"
 #include "remapfs/spare_checker.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {
@@ -33,19 +34,13 @@ struct CheckRequest {
   bool json = false;
 };
 
+const CommandSpec kCommand{
+    kCmd, kUsage, {{"--main", true}, {"--repair"}, {"--json"}}, {"SPARE"}};
+
 std::optional<int> ParseRequest(const std::vector<std::string>& args,
                                 CheckRequest* req) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"--main", true}, {"--repair"}, {"--json"}}, &parsed,
-                 &error)) {
-    return UsageError(kCmd, error);
-  }
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
-  if (parsed.positionals.size() != 1) {
-    return UsageError(kCmd, parsed.positionals.empty() ? "SPARE is required"
-                                                       : "too many arguments");
-  }
+  if (auto code = ParseCommandLine(kCommand, args, &parsed)) return code;
   req->spare_path = parsed.positionals[0];
   req->main_path = parsed.Value("--main");
   req->repair = parsed.Has("--repair");
@@ -62,12 +57,24 @@ std::string_view Verdict(int code) {
   }
 }
 
+// The keys every `check --json` object starts with.
+JsonObject JsonHead(const CheckRequest& req, int code) {
+  JsonObject head;
+  head.String("spare", req.spare_path).Number("exit_code", code).String("result", Verdict(code));
+  return head;
+}
+
+std::string FindingJson(bool repaired, std::string_view message) {
+  return JsonObject().Bool("repaired", repaired).String("message", message).Text();
+}
+
 // `could not run`: the reason in the same shape as a finished check.
 int ReportCouldNotRun(const CheckRequest& req, const std::string& reason) {
   if (req.json) {
-    fmt::print("{{\"spare\":{},\"exit_code\":{},\"result\":\"{}\","
-               "\"error\":{},\"findings\":[]}}\n", JsonQuote(req.spare_path),
-               kExitCouldNotRun, Verdict(kExitCouldNotRun), JsonQuote(reason));
+    fmt::print("{}\n", JsonHead(req, kExitCouldNotRun)
+                           .String("error", reason)
+                           .Raw("findings", JsonArray({}))
+                           .Text());
   }
   return Fail(kCmd, reason, kExitCouldNotRun);
 }
@@ -75,10 +82,10 @@ int ReportCouldNotRun(const CheckRequest& req, const std::string& reason) {
 // The spare holds remapfs metadata that no copy can rebuild: problems left.
 int ReportUnrecoverable(const CheckRequest& req, const std::string& reason) {
   if (req.json) {
-    fmt::print("{{\"spare\":{},\"exit_code\":{},\"result\":\"{}\","
-               "\"error\":{},\"findings\":[{{\"repaired\":false,\"message\":{}}}]}}\n",
-               JsonQuote(req.spare_path), kExitProblemsLeft, Verdict(kExitProblemsLeft),
-               JsonQuote(reason), JsonQuote(reason));
+    fmt::print("{}\n", JsonHead(req, kExitProblemsLeft)
+                           .String("error", reason)
+                           .Raw("findings", JsonArray({FindingJson(false, reason)}))
+                           .Text());
   }
   return Fail(kCmd, reason, kExitProblemsLeft);
 }
@@ -100,28 +107,16 @@ void PrintText(const CheckRequest& req, const MetadataStore& store,
 
 void PrintJson(const CheckRequest& req, const MetadataStore& store,
                const CheckResult& result) {
-  std::string findings, copies;
-  for (const Finding& f : result.findings) {
-    findings += fmt::format("{}{{\"repaired\":{},\"message\":{}}}",
-                            findings.empty() ? "" : ",", f.repaired,
-                            JsonQuote(f.message));
-  }
-  const auto& reports = store.copy_reports();
-  for (size_t i = 0; i < reports.size(); ++i) {
-    const CopyReport& c = reports[i];
-    copies += fmt::format(
-        "{}{{\"index\":{},\"start\":{},\"state\":{},\"sequence\":{},"
-        "\"problem\":{},\"rewritten\":{}}}", i ? "," : "", i, c.start,
-        JsonQuote(CopyStateName(c.state)), c.sequence, JsonQuote(c.problem),
-        c.rewritten);
-  }
-  int code = result.ExitCode();
-  fmt::print("{{\"spare\":{},\"exit_code\":{},\"result\":\"{}\","
-             "\"findings\":[{}],\"copies\":[{}],\"metadata_valid_copies\":{},"
-             "\"metadata_sequence\":{},\"remapped\":{},\"pending\":{}}}\n",
-             JsonQuote(req.spare_path), code, Verdict(code), findings, copies,
-             store.valid_copies(), store.sequence(), result.remapped,
-             result.pending);
+  std::vector<std::string> findings;
+  for (const Finding& f : result.findings) findings.push_back(FindingJson(f.repaired, f.message));
+  fmt::print("{}\n", JsonHead(req, result.ExitCode())
+                         .Raw("findings", JsonArray(findings))
+                         .Raw("copies", CopyReportsJson(store))
+                         .Number("metadata_valid_copies", store.valid_copies())
+                         .Number("metadata_sequence", store.sequence())
+                         .Number("remapped", result.remapped)
+                         .Number("pending", result.pending)
+                         .Text());
 }
 
 }  // namespace

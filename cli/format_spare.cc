@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "cli_format.h"
+#include "format_plan.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/spare_file.h"

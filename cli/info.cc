@@ -3,11 +3,12 @@
 
 #include <fmt/format.h>
 
-#include "cli.h"
-#include "cli_args.h"
-#include "cli_common.h"
+#include "command.h"
+#include "common.h"
+#include "json.h"
 #include "remapfs/bad_block_lists.h"
 #include "remapfs/metadata.h"
+#include "subcommands.h"
 
 namespace remapfs::cli {
 namespace {
@@ -28,6 +29,9 @@ Options:
                      larger than a sector list every block a sector touches
   --help             show this help
 )";
+
+const CommandSpec kCommand{
+    kCmd, kUsage, {{"--json"}, {"--export", true}, {"--block-size", true}}, {"SPARE"}};
 
 struct SlotTally {
   uint64_t used = 0;     // slots holding a remap, active or pending
@@ -86,37 +90,34 @@ void PrintText(const std::string& path, const MetadataStore& store) {
 void PrintJson(const std::string& path, const MetadataStore& store) {
   const Geometry& g = store.geometry();
   SlotTally tally = CountSlots(store);
-  std::string copies, reservations;
-  const auto& reports = store.copy_reports();
-  for (size_t i = 0; i < reports.size(); ++i) {
-    const CopyReport& r = reports[i];
-    copies += fmt::format(
-        "{}{{\"index\":{},\"first\":{},\"last\":{},\"state\":{},"
-        "\"sequence\":{},\"problem\":{}}}", i ? "," : "", i, r.start,
-        r.start + g.placement.copy_sectors - 1,
-        JsonQuote(CopyStateName(r.state)), r.sequence, JsonQuote(r.problem));
-  }
+  std::vector<std::string> reservations;
   for (const Extent& e : store.reservations().extents()) {
-    reservations += fmt::format("{}{{\"first\":{},\"last\":{},\"what\":{}}}",
-                                reservations.empty() ? "" : ",", e.first,
-                                e.last, JsonQuote(e.what));
+    reservations.push_back(
+        JsonObject().Number("first", e.first).Number("last", e.last).String("what", e.what).Text());
   }
-  fmt::print(
-      "{{\"spare\":{},\"volume_id\":\"{}\",\"format_version\":{},\"main_path\":{},"
-      "\"main_identity\":{},\"sector_size\":{},"
-      "\"main_sectors\":{},\"spare_sectors\":{},\"strategy\":{},"
-      "\"metadata_copies\":{},\"metadata_valid_copies\":{},"
-      "\"metadata_sequence\":{},\"copy_sectors\":{},\"copies\":[{}],"
-      "\"reservations\":[{}],\"reserved_sectors\":{},\"spare_capacity\":{},"
-      "\"spare_used\":{},\"spare_free\":{},\"remapped\":{},\"pending\":{}}}\n",
-      JsonQuote(path), VolumeIdHex(store), store.loaded_version(), JsonQuote(store.main().path),
-      JsonQuote(store.main().id), g.sector_size, g.main_sectors,
-      g.spare_sectors, JsonQuote(StrategyName(g.placement.strategy)),
-      g.placement.copy_starts.size(), store.valid_copies(), store.sequence(),
-      g.placement.copy_sectors, copies, reservations,
-      store.reservations().reserved_sectors(), g.spare_capacity(), tally.used,
-      store.slot_count() - tally.used, tally.used - tally.pending,
-      tally.pending);
+  JsonObject out;
+  out.String("spare", path)
+      .String("volume_id", VolumeIdHex(store))
+      .Number("format_version", store.loaded_version())
+      .String("main_path", store.main().path)
+      .String("main_identity", store.main().id)
+      .Number("sector_size", g.sector_size)
+      .Number("main_sectors", g.main_sectors)
+      .Number("spare_sectors", g.spare_sectors)
+      .String("strategy", StrategyName(g.placement.strategy))
+      .Number("metadata_copies", g.placement.copy_starts.size())
+      .Number("metadata_valid_copies", store.valid_copies())
+      .Number("metadata_sequence", store.sequence())
+      .Number("copy_sectors", g.placement.copy_sectors)
+      .Raw("copies", CopyReportsJson(store))
+      .Raw("reservations", JsonArray(reservations))
+      .Number("reserved_sectors", store.reservations().reserved_sectors())
+      .Number("spare_capacity", g.spare_capacity())
+      .Number("spare_used", tally.used)
+      .Number("spare_free", store.slot_count() - tally.used)
+      .Number("remapped", tally.used - tally.pending)
+      .Number("pending", tally.pending);
+  fmt::print("{}\n", out.Text());
 }
 
 // Every remapped main sector, active or pending, as ranges. A table entry
@@ -161,12 +162,7 @@ int Export(const MetadataStore& store, BadBlockFormat format, uint32_t block_siz
 
 int RunInfo(const std::vector<std::string>& args) {
   ParsedArgs parsed;
-  std::string error;
-  if (!ParseArgs(args, {{"--json"}, {"--export", true}, {"--block-size", true}},
-                 &parsed, &error)) {
-    return UsageError(kCmd, error);
-  }
-  if (parsed.Has("--help")) return PrintHelp(kUsage);
+  if (auto code = ParseCommandLine(kCommand, args, &parsed)) return *code;
   std::optional<BadBlockFormat> export_format;
   uint32_t block_size = kDefaultBadBlocksBlockSize;
   if (auto name = parsed.Value("--export")) {
@@ -181,10 +177,6 @@ int RunInfo(const std::vector<std::string>& args) {
     export_format = format;
   } else if (parsed.Has("--block-size")) {
     return UsageError(kCmd, "--block-size needs --export badblocks");
-  }
-  if (parsed.positionals.size() != 1) {
-    return UsageError(kCmd, parsed.positionals.empty() ? "SPARE is required"
-                                                       : "too many arguments");
   }
   const std::string& path = parsed.positionals[0];
   OfflineSpare spare;

@@ -1,4 +1,4 @@
-#include "cli_common.h"
+#include "common.h"
 
 #include "remapfs/main_identity.h"
 
@@ -18,22 +18,6 @@
 #include "remapfs/sector_list.h"
 
 namespace remapfs::cli {
-
-int PrintHelp(std::string_view text) {
-  fmt::print("{}", text);
-  return kExitOk;
-}
-
-int UsageError(std::string_view cmd, std::string_view message) {
-  fmt::print(stderr, "remapfs {}: {}\nTry 'remapfs {} --help'.\n", cmd,
-             message, cmd);
-  return kExitUsage;
-}
-
-int Fail(std::string_view cmd, std::string_view message, int code) {
-  fmt::print(stderr, "remapfs {}: {}\n", cmd, message);
-  return code;
-}
 
 Status FileLock::Acquire(const std::string& path, bool exclusive,
                          std::unique_ptr<FileLock>* out) {
@@ -202,26 +186,6 @@ std::string HumanBytes(uint64_t bytes) {
     ++unit;
   }
   return fmt::format("{} {}", value, kUnits[unit]);
-}
-
-std::string JsonQuote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace remapfs::cli

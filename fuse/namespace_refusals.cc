@@ -4,7 +4,7 @@
 // not implemented" rather than "operation not permitted".
 #include <cerrno>
 
-#include "errno_map.h"
+#include "fuse_callback.h"
 #include "remapfs_fs.h"
 
 namespace remapfs::fuse {
