@@ -58,13 +58,29 @@ Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevi
   return Open(std::move(main), std::move(spare), VolumeOptions{}, out);
 }
 
+MetadataOpenOptions Volume::MetadataOptionsFor(const VolumeOptions& options,
+                                               uint64_t main_bytes) {
+  MetadataOpenOptions metadata_options;
+  metadata_options.expected_main_bytes = main_bytes;
+  if (!options.rebind) metadata_options.expected_main = options.main;
+  return metadata_options;
+}
+
 Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
                     const VolumeOptions& volume_options, std::unique_ptr<Volume>* out) {
-  MetadataOpenOptions options;
-  options.expected_main_bytes = main->Size();
-  if (!volume_options.rebind) options.expected_main = volume_options.main;
   std::unique_ptr<MetadataStore> metadata;
-  REMAPFS_RETURN_IF_ERROR(MetadataStore::Open(spare.get(), options, &metadata));
+  REMAPFS_RETURN_IF_ERROR(MetadataStore::Open(
+      spare.get(), MetadataOptionsFor(volume_options, main->Size()), &metadata));
+  return Open(std::move(main), std::move(spare), std::move(metadata), volume_options, out);
+}
+
+Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
+                    std::unique_ptr<MetadataStore> metadata,
+                    const VolumeOptions& volume_options, std::unique_ptr<Volume>* out) {
+  if (metadata->geometry().main_bytes() != main->Size())
+    return Status::InvalidArgument("MAIN is " + std::to_string(main->Size()) +
+                                   " bytes but the metadata describes a MAIN of " +
+                                   std::to_string(metadata->geometry().main_bytes()));
   const std::optional<MainBinding>& binding = volume_options.main;
   if (binding && (volume_options.rebind || metadata->main().id.empty()) &&
       metadata->main().id != binding->id) {

@@ -125,6 +125,17 @@ class Volume {
   static Status Open(std::unique_ptr<BlockDevice> main,
                      std::unique_ptr<BlockDevice> spare,
                      std::unique_ptr<Volume>* out);
+  // As Open above, over `metadata`, already loaded from `spare` with
+  // MetadataOptionsFor(options, main->Size()) (so a caller that must know
+  // the geometry first reads the metadata once). `metadata` borrows `spare`.
+  static Status Open(std::unique_ptr<BlockDevice> main,
+                     std::unique_ptr<BlockDevice> spare,
+                     std::unique_ptr<MetadataStore> metadata,
+                     const VolumeOptions& options, std::unique_ptr<Volume>* out);
+  // What Open checks when it loads the metadata: MAIN's size and, unless
+  // options.rebind, its identity.
+  static MetadataOpenOptions MetadataOptionsFor(const VolumeOptions& options,
+                                                uint64_t main_bytes);
 
   ~Volume();
 
