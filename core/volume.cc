@@ -6,8 +6,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "remapfs/spare_allocator.h"
-
 namespace remapfs {
 
 // Publishes a running AddBad/Remove for Stats(), and idle again however it
@@ -45,11 +43,8 @@ std::string_view VolumeOperationName(VolumeOperation op) {
 }
 
 Volume::Volume(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
-               std::unique_ptr<MetadataStore> metadata)
-    : main_(std::move(main)),
-      spare_(std::move(spare)),
-      metadata_(std::move(metadata)),
-      allocator_(std::make_unique<SpareAllocator>(metadata_->slot_count())) {}
+               std::unique_ptr<RemapTable> table)
+    : main_(std::move(main)), spare_(std::move(spare)), table_(std::move(table)) {}
 
 Volume::~Volume() = default;
 
@@ -87,39 +82,21 @@ Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevi
     REMAPFS_RETURN_IF_ERROR(metadata->Rebind(*binding).WithContext("binding the spare to MAIN"));
     spdlog::info("spare bound to MAIN '{}' ({})", binding->path, binding->id);
   }
-  std::unique_ptr<Volume> v(new Volume(std::move(main), std::move(spare), std::move(metadata)));
+  std::unique_ptr<RemapTable> table;
+  REMAPFS_RETURN_IF_ERROR(RemapTable::Load(std::move(metadata), &table));
+  std::unique_ptr<Volume> v(new Volume(std::move(main), std::move(spare), std::move(table)));
   v->read_retries_ = volume_options.read_retries;
   v->error_recovery_time_ = volume_options.error_recovery_time;
   v->main_unit_ = std::max<uint64_t>(v->geometry().sector_size, volume_options.main_io_unit);
-  for (uint64_t slot = 0; slot < v->metadata_->slot_count(); ++slot) {
-    const SlotEntry e = v->metadata_->slot(slot);
-    if (!e.used) continue;
-    REMAPFS_RETURN_IF_ERROR(v->allocator_->MarkUsed(slot));
-    v->map_[e.main_sector] = Mapping{slot, e.pending};
-    v->pending_count_ += e.pending;
-  }
   v->PublishView();
+  const TableCounters c = v->table_->Counters();
   spdlog::info("volume open: {} main sectors of {} bytes, {} remapped ({} pending), "
                "metadata sequence {}, {}/{} copies valid, {} repaired",
-               v->geometry().main_sectors, v->geometry().sector_size, v->map_.size(),
-               v->pending_count_, v->metadata_->sequence(), v->metadata_->valid_copies(),
-               v->geometry().placement.copy_starts.size(), v->metadata_->repaired_copies());
+               v->geometry().main_sectors, v->geometry().sector_size, c.remapped + c.pending,
+               c.pending, c.sequence, c.valid_copies, v->geometry().placement.copy_starts.size(),
+               c.repaired_copies);
   *out = std::move(v);
   return Status::Ok();
-}
-
-uint64_t Volume::SpareByteOffset(uint64_t slot) const {
-  return metadata_->reservations().SlotToSector(slot) * geometry().sector_size;
-}
-
-uint64_t Volume::CountUnmapped(const std::vector<SectorRange>& ranges) const {
-  uint64_t count = 0;
-  for (const SectorRange& r : ranges) {
-    count += r.count();
-    for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it)
-      --count;
-  }
-  return count;
 }
 
 // Copies one main sector to its new spare slot. A sector MAIN cannot give
@@ -134,7 +111,7 @@ Status Volume::CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>&
                  st.ToString());
     return Status::Ok();
   }
-  return spare_->Write(SpareByteOffset(slot), buf.data(), ss);
+  return spare_->Write(table_->SpareByteOffset(slot), buf.data(), ss);
 }
 
 // Holds the region of [ranges.front().first, ranges.back().last]
@@ -155,13 +132,13 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
   std::vector<uint64_t> slots;
   {
     std::unique_lock lock(table_mu_);
-    const uint64_t needed = CountUnmapped(ranges);
+    const uint64_t needed = table_->CountUnmapped(ranges);
     if (needed == 0) return Status::Ok();
-    if (needed > allocator_->free_count())
+    if (needed > table_->free_slots())
       return Status::NoSpace("spare exhausted: " + std::to_string(needed) +
                              " sectors to remap but only " +
-                             std::to_string(allocator_->free_count()) + " free");
-    REMAPFS_RETURN_IF_ERROR(allocator_->AllocateMany(needed, &slots));
+                             std::to_string(table_->free_slots()) + " free");
+    REMAPFS_RETURN_IF_ERROR(table_->Allocate(needed, &slots));
   }
   OperationScope progress(this, VolumeOperation::kAddBad, slots.size());
   std::vector<SlotChange> changes;
@@ -180,35 +157,24 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
   }
   if (st.ok()) st = spare_->Flush();  // the data is durable before the map names it
   std::unique_lock lock(table_mu_);
-  if (st.ok()) st = metadata_->Commit(changes);
-  if (!st.ok()) {
-    for (uint64_t slot : slots) (void)allocator_->Free(slot);
-    PublishView();
-    return st.WithContext("add_bad");
-  }
-  {
-    std::lock_guard map_lock(map_mu_);
-    for (const SlotChange& c : changes) {
-      // Ascending sectors: the hint makes appending to the map O(1).
-      map_.insert_or_assign(map_.end(), c.entry.main_sector, Mapping{c.slot, c.entry.pending});
-      pending_count_ += c.entry.pending;
-    }
-  }
-  PublishView();
+  if (st.ok()) st = table_->Commit(changes, changes.size());
+  else table_->Release(slots);
+  PublishView();  // a failed commit may have cost a metadata copy
+  if (!st.ok()) return st.WithContext("add_bad");
   for (const SlotChange& c : changes) {
     spdlog::debug("remapped main sector {} -> spare sector {}{}", c.entry.main_sector,
-                  metadata_->reservations().SlotToSector(c.slot),
+                  table_->SpareByteOffset(c.slot) / geometry().sector_size,
                   c.entry.pending ? " (pending)" : "");
   }
   for (const SectorRange& r : ranges)
     spdlog::info("add_bad {}-{}: remapped, metadata sequence {}", r.first, r.last,
-                 metadata_->sequence());
+                 table_->metadata().sequence());
   return Status::Ok();
 }
 
 bool Volume::IsMapped(uint64_t sector) const {
   std::shared_lock lock(table_mu_);
-  return map_.count(sector) != 0;
+  return table_->IsMapped(sector);
 }
 
 // Locking as AddBad: the region throughout, table_mu_ to look and to commit.
@@ -219,45 +185,33 @@ Status Volume::Remove(const std::vector<SectorRange>& input) {
   auto region = sector_locks_.Lock(ranges.front().first, ranges.back().last,
                                    BlockRangeLock::Mode::kExclusive);
   const uint32_t ss = geometry().sector_size;
-  std::vector<RemapEntry> remapped;  // spare_sector holds the slot here
+  std::vector<SlotMapping> remapped;
   {
     std::shared_lock lock(table_mu_);
-    for (const SectorRange& r : ranges)
-      for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it)
-        remapped.push_back({it->first, it->second.slot, it->second.pending});
+    remapped = table_->MappingsIn(ranges);
   }
   if (remapped.empty()) return Status::Ok();
   OperationScope progress(this, VolumeOperation::kRemove, remapped.size());
   std::vector<SlotChange> changes;
   std::vector<uint8_t> buf(ss);
-  for (const RemapEntry& e : remapped) {
+  for (const SlotMapping& m : remapped) {
     // A pending sector has no data worth copying: MAIN keeps what it has.
-    if (!e.pending) {
-      REMAPFS_RETURN_IF_ERROR(spare_->Read(SpareByteOffset(e.spare_sector), buf.data(), ss)
-                                  .WithContext("remove"));
-      REMAPFS_RETURN_IF_ERROR(main_->Write(e.main_sector * ss, buf.data(), ss).WithContext("remove"));
+    if (!m.pending) {
+      REMAPFS_RETURN_IF_ERROR(
+          spare_->Read(table_->SpareByteOffset(m.slot), buf.data(), ss).WithContext("remove"));
+      REMAPFS_RETURN_IF_ERROR(main_->Write(m.main_sector * ss, buf.data(), ss).WithContext("remove"));
     }
-    changes.push_back({e.spare_sector, SlotEntry{}});
+    changes.push_back({m.slot, SlotEntry{}});
     progress.Advance();
   }
   REMAPFS_RETURN_IF_ERROR(main_->Flush().WithContext("remove"));
   std::unique_lock lock(table_mu_);
-  if (Status st = metadata_->Commit(changes); !st.ok()) {
-    PublishView();
-    return st.WithContext("remove");
-  }
-  for (const SlotChange& c : changes) (void)allocator_->Free(c.slot);
-  {
-    std::lock_guard map_lock(map_mu_);
-    for (const RemapEntry& e : remapped) {
-      pending_count_ -= e.pending;
-      map_.erase(e.main_sector);
-    }
-  }
-  PublishView();
+  Status st = table_->Commit(changes, 0);
+  PublishView();  // a failed commit may have cost a metadata copy
+  if (!st.ok()) return st.WithContext("remove");
   for (const SectorRange& r : ranges) {
     spdlog::info("remove {}-{}: returned to main, metadata sequence {}", r.first, r.last,
-                 metadata_->sequence());
+                 table_->metadata().sequence());
   }
   return Status::Ok();
 }
@@ -268,32 +222,15 @@ void Volume::SetLastError(const Status& s) {
 }
 
 void Volume::PublishView() {
-  TableView v;
-  v.sequence = metadata_->sequence();
-  v.valid_copies = metadata_->valid_copies();
-  v.repaired_copies = metadata_->repaired_copies();
-  v.spare_used = allocator_->used_count();
-  v.spare_free = allocator_->free_count();
-  v.remapped = map_.size() - pending_count_;
-  v.pending = pending_count_;
-  v.commits_failing = !metadata_->healthy();
+  const TableCounters counters = table_->Counters();
   std::lock_guard view(view_mu_);
-  view_ = v;
+  view_ = counters;
 }
+
+std::vector<RemapEntry> Volume::Remaps() const { return table_->Entries(); }
 
 // The reservations, like the geometry, are fixed for the Volume's life.
-std::vector<RemapEntry> Volume::Remaps() const {
-  std::lock_guard lock(map_mu_);
-  std::vector<RemapEntry> out;
-  out.reserve(map_.size());
-  for (const auto& [sector, m] : map_)
-    out.push_back({sector, metadata_->reservations().SlotToSector(m.slot), m.pending});
-  return out;
-}
-
-std::vector<Extent> Volume::Reservations() const {
-  return metadata_->reservations().extents();
-}
+std::vector<Extent> Volume::Reservations() const { return table_->Reservations(); }
 
 VolumeStats Volume::Stats() const {
   VolumeStats s;

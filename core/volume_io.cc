@@ -2,21 +2,23 @@
 // shared, then table_mu_ shared; one that meets a failing MAIN sector or a
 // pending sector lets both go and moves to the recovery in
 // volume_recovery.cc, which takes its region exclusively.
+//
+// The table splits the request into device runs (RemapTable::ForEachRun)
+// while the request holds table_mu_ shared, so the mapping of every sector
+// it touches is fixed until it finishes. Runs are byte ranges, so an
+// unaligned head or tail needs no read-modify-write here: both devices are
+// byte-addressable. A device that needs alignment (O_DIRECT) provides it
+// below this layer, and with it the exclusion of every write overlapping the
+// block it rewrites: AlignedDevice does both, so a sector-sized write over a
+// larger device block never reverts a neighbour's write. The Volume's own
+// copies of sector data (AddBad, Remove, the partial sector of a failed
+// write, scrub) hold the sectors' region exclusively, so no request's write
+// lands between their read and their write.
 #include <spdlog/spdlog.h>
 
 #include "remapfs/volume.h"
-#include "volume_split.h"
 
 namespace remapfs {
-
-bool Volume::RangeHasPending(uint64_t offset, size_t len) const {
-  if (pending_count_ == 0) return false;
-  const uint64_t ss = geometry().sector_size;
-  const uint64_t last = (offset + len - 1) / ss;
-  for (auto it = map_.lower_bound(offset / ss); it != map_.end() && it->first <= last; ++it)
-    if (it->second.pending) return true;
-  return false;
-}
 
 void Volume::CountError(const Status& st, bool is_write) {
   std::lock_guard lock(stats_mu_);
@@ -32,15 +34,15 @@ bool Volume::IsMediaError(const Status& st) {
 
 Status Volume::ReadRuns(uint64_t offset, void* buf, size_t len) const {
   auto* out = static_cast<uint8_t*>(buf);
-  return ForEachRun(offset, len, [out](BlockDevice& dev, uint64_t at, size_t pos, size_t n) {
-    return dev.Read(at, out + pos, n);
+  return table_->ForEachRun(offset, len, [this, out](const DeviceRun& r) {
+    return device(r.device).Read(r.at, out + r.pos, r.len);
   });
 }
 
 Status Volume::WriteRuns(uint64_t offset, const void* buf, size_t len) {
   auto* in = static_cast<const uint8_t*>(buf);
-  return ForEachRun(offset, len, [in](BlockDevice& dev, uint64_t at, size_t pos, size_t n) {
-    return dev.Write(at, in + pos, n);
+  return table_->ForEachRun(offset, len, [this, in](const DeviceRun& r) {
+    return device(r.device).Write(r.at, in + r.pos, r.len);
   });
 }
 
@@ -54,7 +56,7 @@ Status Volume::Read(uint64_t offset, void* buf, size_t len) {
     auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                      BlockRangeLock::Mode::kShared);
     std::shared_lock lock(table_mu_);
-    if (RangeHasPending(offset, len))
+    if (table_->RangeHasPending(offset, len))
       return Status::IoError("read of a pending sector (unreadable until rewritten)");
     Status st = ReadRuns(offset, buf, len);
     if (st.ok()) return st;
@@ -81,7 +83,7 @@ Status Volume::Write(uint64_t offset, const void* buf, size_t len) {
     // After a commit whose outcome on disk is unknown, the slow path must
     // first make the table certain again (MetadataStore::Commit); a pending
     // sector rewritten changes the table.
-    if (metadata_->healthy() && !RangeHasPending(offset, len)) {
+    if (table_->healthy() && !table_->RangeHasPending(offset, len)) {
       Status st = WriteRuns(offset, buf, len);
       if (st.ok()) return st;
       CountError(st, true);

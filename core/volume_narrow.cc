@@ -28,7 +28,6 @@
 #include <algorithm>
 
 #include "remapfs/volume.h"
-#include "volume_split.h"
 
 namespace remapfs {
 namespace {
@@ -116,17 +115,6 @@ std::vector<uint64_t> Volume::SectorsOf(const std::vector<ByteRange>& ranges) co
   std::sort(sectors.begin(), sectors.end());
   sectors.erase(std::unique(sectors.begin(), sectors.end()), sectors.end());
   return sectors;
-}
-
-// The runs of [offset, offset+len) as ForEachRun splits them, for work
-// that must not hold table_mu_ while it does I/O. Caller holds table_mu_.
-std::vector<Volume::Run> Volume::SnapshotRuns(uint64_t offset, size_t len) const {
-  std::vector<Run> runs;
-  (void)ForEachRun(offset, len, [&](BlockDevice& dev, uint64_t at, size_t pos, size_t n) {
-    runs.push_back({&dev == main_.get(), at, pos, n});
-    return Status::Ok();
-  });
-  return runs;
 }
 
 }  // namespace remapfs

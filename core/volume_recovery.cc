@@ -22,7 +22,6 @@
 // the narrowing and the retries.
 #include <spdlog/spdlog.h>
 
-#include "remapfs/spare_allocator.h"
 #include "remapfs/volume.h"
 
 namespace remapfs {
@@ -38,7 +37,7 @@ Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t o
   std::vector<uint64_t> slots;
   {
     std::unique_lock lock(table_mu_);
-    Status st = allocator_->AllocateMany(failed.size(), &slots);
+    Status st = table_->Allocate(failed.size(), &slots);
     if (!st.ok())
       return Status::IoError("write failed on MAIN and the spare is exhausted: " + st.message());
   }
@@ -50,41 +49,29 @@ Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t o
       st = main_->Read(start, sector.data(), ss);
     const uint64_t from = std::max(start, offset), to = std::min(start + ss, offset + len);
     std::copy(data + (from - offset), data + (to - offset), sector.begin() + (from - start));
-    if (st.ok()) st = spare_->Write(SpareByteOffset(slots[i]), sector.data(), ss);
+    if (st.ok()) st = spare_->Write(table_->SpareByteOffset(slots[i]), sector.data(), ss);
     changes->push_back({slots[i], SlotEntry{true, false, failed[i]}});
   }
   if (!st.ok()) {
     std::unique_lock lock(table_mu_);
-    for (uint64_t slot : slots) (void)allocator_->Free(slot);
+    table_->Release(slots);
     return st.WithContext("remapping a failed write");
   }
   return st;
 }
 
-// Commits `changes` (new remaps and pending sectors made active) after the
-// spare data they name is durable, then switches the in-memory map and
-// publishes the new counters for the views. Caller holds table_mu_
-// exclusively (and the changed sectors' region).
-Status Volume::CommitAndApply(const std::vector<SlotChange>& changes, size_t new_slots) {
+Status Volume::FlushAndCommit(const std::vector<SlotChange>& changes, size_t new_slots) {
   Status st = spare_->Flush();
-  if (st.ok()) st = metadata_->Commit(changes);
-  if (!st.ok()) {
+  if (st.ok()) {
+    st = table_->Commit(changes, new_slots);
+  } else {
+    std::vector<uint64_t> slots;
     for (size_t i = changes.size() - new_slots; i < changes.size(); ++i)
-      (void)allocator_->Free(changes[i].slot);
-    PublishView();  // the failed commit may have cost a metadata copy
-    return st;
+      slots.push_back(changes[i].slot);
+    table_->Release(slots);
   }
-  {
-    std::lock_guard map_lock(map_mu_);
-    for (const SlotChange& c : changes) {
-      Mapping& m = map_[c.entry.main_sector];
-      if (m.pending && !c.entry.pending) --pending_count_;
-      if (c.entry.pending && (!m.pending || m.slot != c.slot)) ++pending_count_;
-      m = Mapping{c.slot, c.entry.pending};
-    }
-  }
-  PublishView();
-  return Status::Ok();
+  PublishView();  // a failed commit may have cost a metadata copy
+  return st;
 }
 
 // Under the table lock, briefly: makes the table certain again if a commit
@@ -92,23 +79,22 @@ Status Volume::CommitAndApply(const std::vector<SlotChange>& changes, size_t new
 // (a partial write to one fails: its other bytes are unknown).
 Status Volume::PrepareRecoveredWrite(uint64_t offset, size_t len,
                                      std::vector<SlotChange>* changes,
-                                     std::vector<Run>* runs) {
+                                     std::vector<DeviceRun>* runs) {
   std::unique_lock lock(table_mu_);
-  if (!metadata_->healthy()) {
-    Status st = metadata_->RewriteAll();
+  if (!table_->healthy()) {
+    Status st = table_->Recertify();
     PublishView();  // a new sequence, or fewer valid copies
     if (!st.ok())
       return Status::IoError("metadata commits are failing, writes are refused: " + st.message());
   }
-  const uint64_t ss = geometry().sector_size;
-  for (auto it = map_.lower_bound(offset / ss);
-       it != map_.end() && it->first <= (offset + len - 1) / ss; ++it) {
-    if (!it->second.pending) continue;
-    if (it->first * ss < offset || (it->first + 1) * ss > offset + len)
-      return Status::IoError("partial write to pending sector " + std::to_string(it->first));
-    changes->push_back({it->second.slot, SlotEntry{true, false, it->first}});
+  for (const SlotMapping& m : table_->MappingsIn(offset, len)) {
+    if (!m.pending) continue;
+    const uint64_t ss = geometry().sector_size;
+    if (m.main_sector * ss < offset || (m.main_sector + 1) * ss > offset + len)
+      return Status::IoError("partial write to pending sector " + std::to_string(m.main_sector));
+    changes->push_back({m.slot, SlotEntry{true, false, m.main_sector}});
   }
-  *runs = SnapshotRuns(offset, len);
+  *runs = table_->Runs(offset, len);
   return Status::Ok();
 }
 
@@ -121,12 +107,12 @@ Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len,
                                    BlockRangeLock::Mode::kExclusive);
   const auto* in = static_cast<const uint8_t*>(buf);
   std::vector<SlotChange> changes;
-  std::vector<Run> runs;
+  std::vector<DeviceRun> runs;
   Status st = PrepareRecoveredWrite(offset, len, &changes, &runs);
   Narrowing n(true, const_cast<uint8_t*>(in), offset, start, error_recovery_time_);
-  for (const Run& r : runs) {
+  for (const DeviceRun& r : runs) {
     if (!st.ok()) break;
-    if (!r.on_main) {
+    if (r.device == DeviceRole::kSpare) {
       st = spare_->Write(r.at, in + r.pos, r.len);
     } else if (main_failed) {
       // Not tried whole again: on a dying disk that costs another failure.
@@ -142,7 +128,7 @@ Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len,
   if (st.ok() && !failed.empty()) st = RemapFailedWrites(failed, offset, in, len, &changes);
   if (st.ok() && !changes.empty()) {
     std::unique_lock lock(table_mu_);
-    st = CommitAndApply(changes, failed.size());
+    st = FlushAndCommit(changes, failed.size());
   }
   if (!st.ok()) {
     CountError(st, true);
@@ -161,7 +147,7 @@ Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len,
 void Volume::MarkPending(const std::vector<uint64_t>& failed) {
   std::unique_lock lock(table_mu_);
   std::vector<uint64_t> slots;
-  if (!allocator_->AllocateMany(failed.size(), &slots).ok()) {
+  if (!table_->Allocate(failed.size(), &slots).ok()) {
     spdlog::error("main sector {} unreadable and the spare is exhausted: cannot record it "
                   "as pending", failed.front());
     return;
@@ -169,7 +155,7 @@ void Volume::MarkPending(const std::vector<uint64_t>& failed) {
   std::vector<SlotChange> changes;
   for (size_t i = 0; i < failed.size(); ++i)
     changes.push_back({slots[i], SlotEntry{true, true, failed[i]}});
-  Status st = CommitAndApply(changes, changes.size());
+  Status st = FlushAndCommit(changes, changes.size());
   if (!st.ok()) spdlog::error("could not record pending sectors: {}", st.ToString());
   for (uint64_t s : failed) spdlog::warn("main sector {} unreadable; now pending", s);
 }
@@ -179,22 +165,22 @@ Status Volume::RecoverRead(uint64_t offset, void* buf, size_t len, Clock::time_p
   auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                    BlockRangeLock::Mode::kExclusive);
   auto* out = static_cast<uint8_t*>(buf);
-  std::vector<Run> runs;
+  std::vector<DeviceRun> runs;
   {
     std::shared_lock lock(table_mu_);
     // A recovery of these sectors that ran while we waited decided already.
-    if (RangeHasPending(offset, len)) {
+    if (table_->RangeHasPending(offset, len)) {
       Status st = Status::IoError("read of a pending sector (unreadable until rewritten)");
       CountError(st, false);
       return st;
     }
-    runs = SnapshotRuns(offset, len);
+    runs = table_->Runs(offset, len);
   }
   Narrowing n(false, out, offset, start, error_recovery_time_);
   Status st;
-  for (const Run& r : runs) {
+  for (const DeviceRun& r : runs) {
     if (!st.ok()) break;
-    if (!r.on_main) {
+    if (r.device == DeviceRole::kSpare) {
       st = spare_->Read(r.at, out + r.pos, r.len);
     } else {
       // Not tried whole again: on a dying disk that costs another failure.

@@ -11,17 +11,15 @@
 // in a single commit.
 #include <spdlog/spdlog.h>
 
-#include "remapfs/spare_allocator.h"
 #include "remapfs/volume.h"
-#include "volume_split.h"
 
 namespace remapfs {
 
 // Reads only MAIN's runs: a remapped sector's MAIN copy is moot, and
 // re-reading a known-bad one would send every scan to the slow path.
-Status Volume::ReadMainRuns(const std::vector<Run>& runs, uint8_t* buf) {
-  for (const Run& r : runs)
-    if (r.on_main) REMAPFS_RETURN_IF_ERROR(main_->Read(r.at, buf + r.pos, r.len));
+Status Volume::ReadMainRuns(const std::vector<DeviceRun>& runs, uint8_t* buf) {
+  for (const DeviceRun& r : runs)
+    if (r.device == DeviceRole::kMain) REMAPFS_RETURN_IF_ERROR(main_->Read(r.at, buf + r.pos, r.len));
   return Status::Ok();
 }
 
@@ -38,18 +36,21 @@ Status Volume::ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes
     uint64_t slot = 0;
     {
       std::unique_lock lock(table_mu_);
-      if (map_.count(sector)) continue;  // already on the spare: MAIN is moot
-      if (!allocator_->Allocate(&slot).ok()) {
+      if (table_->IsMapped(sector)) continue;  // already on the spare: MAIN is moot
+      std::vector<uint64_t> one;
+      if (!table_->Allocate(1, &one).ok()) {
         st = Status::NoSpace("scrub: spare exhausted at main sector " + std::to_string(sector));
         break;  // what was found so far is still committed
       }
+      slot = one.front();
     }
     // A weak sector's data goes to its slot before the slot is named.
     if (weak) {
-      Status written = spare_->Write(SpareByteOffset(slot), n.data + (sector * ss - n.base), ss);
+      Status written =
+          spare_->Write(table_->SpareByteOffset(slot), n.data + (sector * ss - n.base), ss);
       if (!written.ok()) {
         std::unique_lock lock(table_mu_);
-        (void)allocator_->Free(slot);
+        table_->Release({slot});
         return written;  // what was found before it is still committed
       }
     }
@@ -66,30 +67,30 @@ Status Volume::ScrubRange(uint64_t first, uint64_t count, ScrubFindings* finding
   const Clock::time_point start = Clock::now();
   {
     auto region = sector_locks_.Lock(first, first + count - 1, BlockRangeLock::Mode::kShared);
-    std::vector<Run> runs;
+    std::vector<DeviceRun> runs;
     {
       std::shared_lock lock(table_mu_);
-      runs = SnapshotRuns(first * ss, count * ss);
+      runs = table_->Runs(first * ss, count * ss);
     }
     Status st = ReadMainRuns(runs, buf.data());
     if (st.ok() || !IsMediaError(st)) return st;
   }
   auto region = sector_locks_.Lock(first, first + count - 1, BlockRangeLock::Mode::kExclusive);
-  std::vector<Run> runs;
+  std::vector<DeviceRun> runs;
   {
     std::shared_lock lock(table_mu_);
-    runs = SnapshotRuns(first * ss, count * ss);
+    runs = table_->Runs(first * ss, count * ss);
   }
   Narrowing n(false, buf.data(), first * ss, start, error_recovery_time_);
-  for (const Run& r : runs)
-    if (r.on_main) NarrowKnownBad(n, r.at, r.at + r.len, false);
+  for (const DeviceRun& r : runs)
+    if (r.device == DeviceRole::kMain) NarrowKnownBad(n, r.at, r.at + r.len, false);
   if (n.hard.ok()) RetryBadReads(n, read_retries_);
   if (!n.hard.ok()) return n.hard;
   std::vector<SlotChange> changes;
   Status st = ScrubChanges(n, &changes);
   if (!changes.empty()) {
     std::unique_lock lock(table_mu_);
-    Status committed = CommitAndApply(changes, changes.size());
+    Status committed = FlushAndCommit(changes, changes.size());
     if (!committed.ok()) return committed;
     std::lock_guard stats(stats_mu_);
     read_errors_ += changes.size();

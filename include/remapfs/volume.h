@@ -1,7 +1,10 @@
 // Volume: the remapped disk. Byte-range reads and writes go to MAIN, except
-// for remapped sectors, which live on the spare.
+// for remapped sectors, which live on the spare. The Volume keeps the two
+// devices, the locks, and the I/O paths (fast: volume_io.cc; failing disk:
+// volume_recovery.cc, volume_narrow.cc, volume_scrub.cc; control: volume.cc);
+// which sector lives where, and its commit, is the RemapTable's.
 //
-// Ownership: a Volume owns both devices and its MetadataStore.
+// Ownership: a Volume owns both devices and its RemapTable.
 //
 // Thread safety: every public method may be called concurrently.
 //  - sector_locks_ locks regions of main sectors. Read/Write hold their
@@ -12,21 +15,21 @@
 //    and a write can never land between a copy and the commit that names
 //    the copy. (A recovery is bounded by error_recovery_time; AddBad and
 //    Remove of a large span hold that span for as long as they copy.)
-//  - table_mu_ guards the map, the allocator and the metadata. Requests
-//    hold it shared while they use the map (a request over sectors with no
+//  - table_mu_ serializes the RemapTable (remap_table.h). Requests hold it
+//    shared while they split their range (a request over sectors with no
 //    remap is one device call, no allocation); the failing-disk paths,
 //    AddBad and Remove take it only to look, to allocate and, exclusively,
-//    to commit and switch the map: never across I/O to MAIN, so a slow bad
-//    sector stalls nothing but the requests that touch it.
+//    to commit: never across I/O to MAIN, so a slow bad sector stalls
+//    nothing but the requests that touch it.
 //  - The read-only views (Stats, Remaps, Reservations) never take table_mu_
 //    and show the table as of the last commit. Stats reads a copy of the
 //    counters that every table change publishes under view_mu_ (a few
-//    words: never a long wait); Remaps reads the map under map_mu_, which a
-//    change takes, besides table_mu_ exclusive, only for the moment it
-//    switches the map after its commit. The progress of a running
+//    words: never a long wait); Remaps reads RemapTable::Entries, which
+//    takes the table's own map mutex. The progress of a running
 //    AddBad/Remove is published under view_mu_.
-//    Lock order: control_mu_, a region of sector_locks_, table_mu_, map_mu_,
-//    view_mu_; stats_mu_ is taken alone or under table_mu_.
+//    Lock order: control_mu_, a region of sector_locks_, table_mu_, (the
+//    table's map mutex), view_mu_; stats_mu_ is taken alone or under
+//    table_mu_.
 #pragma once
 
 #include <atomic>
@@ -44,16 +47,11 @@
 #include "remapfs/block_device.h"
 #include "remapfs/block_range_lock.h"
 #include "remapfs/metadata.h"
+#include "remapfs/remap_table.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/status.h"
 
 namespace remapfs {
-
-struct RemapEntry {
-  uint64_t main_sector = 0;
-  uint64_t spare_sector = 0;
-  bool pending = false;
-};
 
 // The long control operation a Volume is running (status `operation`).
 enum class VolumeOperation { kIdle, kAddBad, kRemove };
@@ -140,7 +138,7 @@ class Volume {
   ~Volume();
 
   uint64_t size_bytes() const { return geometry().main_bytes(); }
-  const Geometry& geometry() const { return metadata_->geometry(); }
+  const Geometry& geometry() const { return table_->geometry(); }
 
   // Reads [offset, offset+len). InvalidArgument past the end; IoError(EIO)
   // if any touched sector is pending or a device fails.
@@ -181,30 +179,15 @@ class Volume {
   VolumeStats Stats() const;
 
  private:
-  struct Mapping {
-    uint64_t slot;
-    bool pending;
-  };
-  // The counters of the table the views show, copied at each change.
-  struct TableView {
-    uint64_t sequence = 0;
-    uint32_t valid_copies = 0;
-    uint32_t repaired_copies = 0;
-    uint64_t spare_used = 0;
-    uint64_t spare_free = 0;
-    uint64_t remapped = 0;
-    uint64_t pending = 0;
-    bool commits_failing = false;
-  };
   class OperationScope;  // publishes an AddBad/Remove's progress (volume.cc)
   Volume(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
-         std::unique_ptr<MetadataStore> metadata);
+         std::unique_ptr<RemapTable> table);
 
-  // The split of a byte range at remapped sectors (volume_io.cc). Calls
-  // fn(device, device_offset, buffer_offset, length) for each run in order;
-  // stops at the first error. Caller holds table_mu_.
-  template <typename Fn>
-  Status ForEachRun(uint64_t offset, size_t len, Fn&& fn) const;
+  BlockDevice& device(DeviceRole role) const {
+    return role == DeviceRole::kMain ? *main_ : *spare_;
+  }
+  // The byte-range I/O over RemapTable::ForEachRun (volume_io.cc). Caller
+  // holds table_mu_ shared.
   Status ReadRuns(uint64_t offset, void* buf, size_t len) const;
   Status WriteRuns(uint64_t offset, const void* buf, size_t len);
   static bool IsMediaError(const Status& st);
@@ -215,13 +198,6 @@ class Volume {
   using Clock = std::chrono::steady_clock;
   struct ByteRange {
     uint64_t begin, end;  // device bytes [begin, end)
-  };
-  // One device run of a request, as ForEachRun cuts it.
-  struct Run {
-    bool on_main;
-    uint64_t at;  // device byte offset
-    size_t pos;   // offset in the request's buffer
-    size_t len;
   };
   // The narrowing of one failing request on MAIN.
   struct Narrowing {
@@ -245,24 +221,21 @@ class Volume {
   void NarrowKnownBad(Narrowing& n, uint64_t begin, uint64_t end, bool probed);
   void RetryBadReads(Narrowing& n, uint32_t retries);
   std::vector<uint64_t> SectorsOf(const std::vector<ByteRange>& ranges) const;
-  std::vector<Run> SnapshotRuns(uint64_t offset, size_t len) const;
   Status RecoverWrite(uint64_t offset, const void* buf, size_t len, Clock::time_point start,
                       bool main_failed);
   Status PrepareRecoveredWrite(uint64_t offset, size_t len, std::vector<SlotChange>* changes,
-                               std::vector<Run>* runs);
+                               std::vector<DeviceRun>* runs);
   Status RecoverRead(uint64_t offset, void* buf, size_t len, Clock::time_point start);
   void MarkPending(const std::vector<uint64_t>& failed);
-  Status ReadMainRuns(const std::vector<Run>& runs, uint8_t* buf);
+  Status ReadMainRuns(const std::vector<DeviceRun>& runs, uint8_t* buf);
   Status ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes);
   Status RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t offset,
                            const uint8_t* data, size_t len,
                            std::vector<SlotChange>* changes);
-  // The last `new_slots` changes use freshly allocated slots, released
-  // again if the commit fails.
-  Status CommitAndApply(const std::vector<SlotChange>& changes, size_t new_slots);
-  bool RangeHasPending(uint64_t offset, size_t len) const;
-  uint64_t SpareByteOffset(uint64_t slot) const;
-  uint64_t CountUnmapped(const std::vector<SectorRange>& ranges) const;
+  // Flushes the spare (the data the changes name is durable first), then
+  // RemapTable::Commit, and publishes the counters. Caller holds table_mu_
+  // exclusively (and the changed sectors' region).
+  Status FlushAndCommit(const std::vector<SlotChange>& changes, size_t new_slots);
   bool IsMapped(uint64_t sector) const;  // takes table_mu_ shared
   Status CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf,
                      bool* pending);
@@ -274,8 +247,7 @@ class Volume {
 
   std::unique_ptr<BlockDevice> main_;
   std::unique_ptr<BlockDevice> spare_;
-  std::unique_ptr<MetadataStore> metadata_;
-  std::unique_ptr<class SpareAllocator> allocator_;
+  std::unique_ptr<RemapTable> table_;
   uint32_t read_retries_ = 2;
   std::chrono::milliseconds error_recovery_time_{5000};
   uint64_t main_unit_ = 512;  // narrowing stops here (VolumeOptions::main_io_unit)
@@ -291,17 +263,12 @@ class Volume {
   // what status shows). Taken before a region.
   std::mutex control_mu_;
 
-  // Guards map_, pending_count_, allocator_ and metadata_.
+  // Serializes table_ (see the top of this file). Never held across MAIN I/O.
   mutable std::shared_mutex table_mu_;
-  // map_ changes only under table_mu_ exclusive plus map_mu_, so Remaps may
-  // read it under map_mu_ alone. Neither is held across device I/O.
-  mutable std::mutex map_mu_;
-  std::map<uint64_t, Mapping> map_;  // main sector -> slot
-  uint64_t pending_count_ = 0;
 
   // Guards view_ and the operation fields. Held only to copy a few words.
   mutable std::mutex view_mu_;
-  TableView view_;
+  TableCounters view_;
   VolumeOperation operation_ = VolumeOperation::kIdle;
   uint64_t operation_total_ = 0;
   // Sectors the running operation has done; bumped without view_mu_ (one

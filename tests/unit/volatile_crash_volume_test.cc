@@ -9,7 +9,7 @@
 //  - Volume::Remove's MAIN flush: the remove test.
 //  - WriteCopy's flush after the header: every test here.
 // Not caught, and not catchable with one spare device: AddBad's spare flush
-// and CommitAndApply's spare flush. The data and the metadata share the
+// and FlushAndCommit's spare flush. The data and the metadata share the
 // spare, and the commit's own first flush (WriteCopy, before any header)
 // makes the data durable before the map names it; these two flushes only
 // keep that order should the commit ever change.

@@ -1,0 +1,138 @@
+// RemapTable: the map, the allocator and the commit (remap_table.h). The
+// split, a template on the request path, is in the header.
+#include "remapfs/remap_table.h"
+
+namespace remapfs {
+
+RemapTable::RemapTable(std::unique_ptr<MetadataStore> metadata)
+    : metadata_(std::move(metadata)), allocator_(metadata_->slot_count()) {}
+
+Status RemapTable::Load(std::unique_ptr<MetadataStore> metadata,
+                        std::unique_ptr<RemapTable>* out) {
+  std::unique_ptr<RemapTable> table(new RemapTable(std::move(metadata)));
+  for (uint64_t slot = 0; slot < table->metadata_->slot_count(); ++slot) {
+    const SlotEntry e = table->metadata_->slot(slot);
+    if (!e.used) continue;
+    REMAPFS_RETURN_IF_ERROR(table->allocator_.MarkUsed(slot));
+    const auto [it, inserted] = table->map_.try_emplace(e.main_sector, Mapping{slot, e.pending});
+    if (!inserted)
+      return Status::Corruption("main sector " + std::to_string(e.main_sector) +
+                                " is remapped twice (slots " + std::to_string(it->second.slot) +
+                                " and " + std::to_string(slot) + ")");
+    table->pending_count_ += e.pending;
+  }
+  *out = std::move(table);
+  return Status::Ok();
+}
+
+std::vector<DeviceRun> RemapTable::Runs(uint64_t offset, size_t len) const {
+  std::vector<DeviceRun> runs;
+  (void)ForEachRun(offset, len, [&runs](const DeviceRun& r) {
+    runs.push_back(r);
+    return Status::Ok();
+  });
+  return runs;
+}
+
+bool RemapTable::RangeHasPending(uint64_t offset, size_t len) const {
+  if (pending_count_ == 0 || len == 0) return false;
+  const uint64_t ss = geometry().sector_size;
+  const uint64_t last = (offset + len - 1) / ss;
+  for (auto it = map_.lower_bound(offset / ss); it != map_.end() && it->first <= last; ++it)
+    if (it->second.pending) return true;
+  return false;
+}
+
+uint64_t RemapTable::CountUnmapped(const std::vector<SectorRange>& ranges) const {
+  uint64_t count = 0;
+  for (const SectorRange& r : ranges) count += r.count();
+  return count - MappingsIn(ranges).size();
+}
+
+std::vector<SlotMapping> RemapTable::MappingsIn(const std::vector<SectorRange>& ranges) const {
+  std::vector<SlotMapping> found;
+  for (const SectorRange& r : ranges)
+    for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it)
+      found.push_back({it->first, it->second.slot, it->second.pending});
+  return found;
+}
+
+std::vector<SlotMapping> RemapTable::MappingsIn(uint64_t offset, size_t len) const {
+  if (len == 0) return {};
+  const uint64_t ss = geometry().sector_size;
+  return MappingsIn({SectorRange{offset / ss, (offset + len - 1) / ss}});
+}
+
+Status RemapTable::Allocate(uint64_t n, std::vector<uint64_t>* slots) {
+  return allocator_.AllocateMany(n, slots);
+}
+
+void RemapTable::Release(const std::vector<uint64_t>& slots) {
+  for (uint64_t slot : slots) (void)allocator_.Free(slot);
+}
+
+Status RemapTable::Commit(const std::vector<SlotChange>& changes, size_t new_slots) {
+  // What a returned slot maps now: its entry is cleared by the commit.
+  std::vector<SlotEntry> before(changes.size());
+  for (size_t i = 0; i < changes.size(); ++i)
+    if (!changes[i].entry.used) before[i] = metadata_->slot(changes[i].slot);
+  if (Status st = metadata_->Commit(changes); !st.ok()) {
+    for (size_t i = changes.size() - new_slots; i < changes.size(); ++i)
+      (void)allocator_.Free(changes[i].slot);
+    return st;
+  }
+  std::lock_guard map_lock(map_mu_);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (changes[i].entry.used) {
+      Apply(changes[i]);
+      continue;
+    }
+    auto it = map_.find(before[i].main_sector);
+    if (before[i].used && it != map_.end() && it->second.slot == changes[i].slot) {
+      pending_count_ -= it->second.pending;
+      map_.erase(it);
+    }
+    (void)allocator_.Free(changes[i].slot);
+  }
+  return Status::Ok();
+}
+
+void RemapTable::Apply(const SlotChange& change) {
+  // The hint makes appending ascending sectors (AddBad) O(1).
+  const size_t size_before = map_.size();
+  auto it = map_.try_emplace(map_.end(), change.entry.main_sector,
+                             Mapping{change.slot, change.entry.pending});
+  if (map_.size() != size_before) {
+    pending_count_ += change.entry.pending;
+    return;
+  }
+  pending_count_ -= it->second.pending;
+  pending_count_ += change.entry.pending;
+  it->second = Mapping{change.slot, change.entry.pending};
+}
+
+Status RemapTable::Recertify() { return metadata_->RewriteAll(); }
+
+TableCounters RemapTable::Counters() const {
+  TableCounters c;
+  c.sequence = metadata_->sequence();
+  c.valid_copies = metadata_->valid_copies();
+  c.repaired_copies = metadata_->repaired_copies();
+  c.spare_used = allocator_.used_count();
+  c.spare_free = allocator_.free_count();
+  c.remapped = map_.size() - pending_count_;
+  c.pending = pending_count_;
+  c.commits_failing = !metadata_->healthy();
+  return c;
+}
+
+std::vector<RemapEntry> RemapTable::Entries() const {
+  std::lock_guard lock(map_mu_);
+  std::vector<RemapEntry> out;
+  out.reserve(map_.size());
+  for (const auto& [sector, m] : map_)
+    out.push_back({sector, metadata_->reservations().SlotToSector(m.slot), m.pending});
+  return out;
+}
+
+}  // namespace remapfs
