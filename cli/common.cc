@@ -4,12 +4,9 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
-#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 
@@ -72,24 +69,6 @@ std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
   }
   return fmt::format("cannot load the metadata of '{}': {}", path,
                      st.message());
-}
-
-Status BindingOfMain(const std::string& main_path, MainBinding* out) {
-  REMAPFS_RETURN_IF_ERROR(MainIdentity(main_path, &out->id));
-  char resolved[PATH_MAX];
-  out->path = realpath(main_path.c_str(), resolved) ? resolved : main_path;
-  return Status::Ok();
-}
-
-bool SameFile(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
-  if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
-      sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) {
-    return true;
-  }
-  char ra[PATH_MAX], rb[PATH_MAX];
-  return realpath(a.c_str(), ra) && realpath(b.c_str(), rb) &&
-         std::string(ra) == rb;
 }
 
 Status OpenOfflineSpare(const std::string& path, bool repair,

@@ -12,6 +12,7 @@
 #include "args.h"
 #include "remapfs/bad_block_lists.h"
 #include "remapfs/block_device.h"
+#include "remapfs/main_identity.h"  // BindingOfMain, SameFile
 #include "remapfs/metadata.h"
 #include "remapfs/status.h"
 #include "remapfs/volume.h"
@@ -76,13 +77,6 @@ std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
 // "MAIN 'x' is in use by another remapfs process (unmount it first)".
 std::string DescribeOpenError(std::string_view role, const std::string& path,
                               const Status& st);
-
-// MAIN's binding (metadata.h): its identity (main_identity.h) and its
-// absolute path, for recording at format and checking at mount and check.
-Status BindingOfMain(const std::string& main_path, MainBinding* out);
-
-// True when both paths name one file (same inode, or same real path).
-bool SameFile(const std::string& a, const std::string& b);
 
 // The size of a file or block device, opened read-only without a lock.
 Status DeviceSize(const std::string& path, uint64_t* bytes);

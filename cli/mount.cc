@@ -21,9 +21,8 @@
 #include "fuse/remapfs_fs.h"
 #include "fuse/session.h"
 #include "logging.h"
-#include "mount_devices.h"
 #include "mount_options.h"
-#include "remapfs/aligned_device.h"
+#include "remapfs/mount_stack.h"
 #include "remapfs/sector_list.h"
 #include "subcommands.h"
 
@@ -66,14 +65,13 @@ Options:
 )";
 
 struct MountRequest {
-  std::string main_path, spare_path, mountpoint;
+  MountStackRequest stack;  // MAIN, SPARE, --direct-io, the VolumeOptions
+  std::string mountpoint;
   bool foreground = false;
   std::vector<std::string> fuse_options;  // each an -o value
   fuse::MountSettings settings;
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string log_file;
-  DirectIoMode direct_io = DirectIoMode::kAuto;
-  VolumeOptions volume;
 };
 
 std::string Basename(std::string path) {
@@ -114,7 +112,7 @@ bool WantsReadOnly(const std::vector<std::string>& fuse_options) {
 // one is malformed.
 std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* req) {
   if (auto time = parsed.Value("--error-recovery-time")) {
-    if (auto err = ParseErrorRecoveryTime(*time, &req->volume.error_recovery_time))
+    if (auto err = ParseErrorRecoveryTime(*time, &req->stack.volume.error_recovery_time))
       return err;
   }
   if (auto retries = parsed.Value("--read-retries")) {
@@ -123,7 +121,7 @@ std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* r
     auto [ptr, ec] = std::from_chars(retries->data(), end, n);
     if (ec != std::errc() || ptr != end || n > 100)
       return "--read-retries must be a number from 0 to 100, not '" + *retries + "'";
-    req->volume.read_retries = n;
+    req->stack.volume.read_retries = n;
   }
   if (auto rate = parsed.Value("--scrub-rate")) {
     uint64_t bytes = 0;
@@ -168,11 +166,11 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   ParsedArgs parsed;
   if (auto code = ParseMountArgs(args, &parsed, req)) return code;
   if (auto code = CheckHelpAndOperands(kCommand, parsed)) return code;
-  req->main_path = parsed.positionals[0];
-  req->spare_path = parsed.positionals[1];
+  req->stack.main_path = parsed.positionals[0];
+  req->stack.spare_path = parsed.positionals[1];
   req->mountpoint = parsed.positionals[2];
   req->foreground = parsed.Has("-f");
-  req->volume.rebind = parsed.Has("--rebind");
+  req->stack.volume.rebind = parsed.Has("--rebind");
   req->log_file = parsed.Value("--log-file").value_or("");
   if (auto level = parsed.Value("--log-level");
       level && !ParseLogLevel(*level, &req->log_level)) {
@@ -180,69 +178,39 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
                             "error, not '" + *level + "'");
   }
   if (auto mode = parsed.Value("--direct-io");
-      mode && !ParseDirectIoMode(*mode, &req->direct_io)) {
+      mode && !ParseDirectIoMode(*mode, &req->stack.direct_io)) {
     return UsageError(kCmd, "--direct-io must be auto, on or off, not '" + *mode + "'");
   }
   if (auto err = ParseTuning(parsed, req)) return UsageError(kCmd, *err);
   req->settings.disk_name =
-      parsed.Value("--name").value_or(Basename(req->main_path));
+      parsed.Value("--name").value_or(Basename(req->stack.main_path));
   if (auto err = CheckDiskName(req->settings.disk_name)) {
     return UsageError(kCmd, *err);
   }
   req->settings.read_only = WantsReadOnly(req->fuse_options);
+  req->stack.read_only = req->settings.read_only;
   req->settings.owner_uid = getuid();
   req->settings.owner_gid = getgid();
   return std::nullopt;
 }
 
-// A Volume whose MAIN sits under a FaultyDevice, for control/inject.
-struct OpenedVolume {
-  std::unique_ptr<Volume> volume;
-  FaultyDevice* main_faults = nullptr;
-};
-
-std::optional<std::string> OpenVolume(const MountRequest& req,
-                                      OpenedVolume* out) {
-  if (SameFile(req.main_path, req.spare_path)) {
-    return "MAIN and SPARE are the same file";
+// The user's words for where OpenMountStack stopped. They stay in the CLI:
+// they name its commands ("create one with 'remapfs format'") and are
+// shared with the offline subcommands (common.h); the core reports the
+// step, the Status and, for the metadata, the spare it opened.
+std::string DescribeStackFailure(const MountStackRequest& stack,
+                                 const MountStackFailure& failure) {
+  const Status& st = failure.status;
+  switch (failure.step) {
+    case MountStackStep::kSameFile: return "MAIN and SPARE are the same file";
+    case MountStackStep::kOpenMain: return DescribeOpenError("MAIN", stack.main_path, st);
+    case MountStackStep::kOpenSpare: return DescribeOpenError("SPARE", stack.spare_path, st);
+    case MountStackStep::kIdentifyMain: return "cannot identify MAIN: " + st.message();
+    case MountStackStep::kMetadata:
+      return DescribeMetadataError(stack.spare_path, failure.spare.get(), st);
+    case MountStackStep::kVolume: return "cannot open the volume: " + st.message();
   }
-  std::unique_ptr<BlockDevice> main, spare;
-  const DirectIoChoice direct = ChooseDirectIo(req.direct_io, req.main_path);
-  Status st = OpenDeviceForMount("MAIN", req.main_path, req.settings.read_only,
-                                 direct, &main);
-  if (!st.ok()) return DescribeOpenError("MAIN", req.main_path, st);
-  VolumeOptions volume_options = req.volume;
-  // Narrowing a failing request stops at the smallest request MAIN serves
-  // on its own: with O_DIRECT, its alignment (buffered I/O: the sector).
-  if (auto* aligned = dynamic_cast<AlignedDevice*>(main.get()))
-    volume_options.main_io_unit = aligned->alignment();
-  st = OpenDeviceForMount("SPARE", req.spare_path, false, direct, &spare);
-  if (!st.ok()) return DescribeOpenError("SPARE", req.spare_path, st);
-
-  // The fault layer needs the sector size before the Volume exists; this
-  // read-only look also yields the clearest message for a wrong spare.
-  volume_options.main.emplace();
-  st = BindingOfMain(req.main_path, &*volume_options.main);
-  if (!st.ok()) return "cannot identify MAIN: " + st.message();
-  std::unique_ptr<MetadataStore> peek;
-  MetadataOpenOptions peek_options;
-  peek_options.repair = false;
-  peek_options.expected_main_bytes = main->Size();
-  if (!req.volume.rebind) peek_options.expected_main = volume_options.main;
-  st = MetadataStore::Open(spare.get(), peek_options, &peek);
-  if (!st.ok()) return DescribeMetadataError(req.spare_path, spare.get(), st);
-  uint32_t sector_size = peek->geometry().sector_size;
-  peek.reset();
-
-  auto faulty = std::make_unique<FaultyDevice>(std::move(main), sector_size);
-  out->main_faults = faulty.get();
-  st = Volume::Open(std::move(faulty), std::move(spare), volume_options, &out->volume);
-  if (!st.ok()) return "cannot open the volume: " + st.message();
-  spdlog::info("error recovery: at most {} ms per failing request, {} read retries, "
-               "narrowed down to {}-byte units of MAIN",
-               volume_options.error_recovery_time.count(), volume_options.read_retries,
-               std::max(volume_options.main_io_unit, sector_size));
-  return std::nullopt;
+  return st.message();
 }
 
 // libfuse's -o syntax treats ',' as a separator and '\' as its escape.
@@ -259,7 +227,7 @@ std::vector<std::string> FuseArgv(const MountRequest& req) {
   std::vector<std::string> argv = {
       "remapfs", "-o",
       fmt::format("fsname=remapfs:{},subtype=remapfs,max_read={}",
-                  EscapeOptionValue(req.main_path), fuse::kMaxRequestBytes)};
+                  EscapeOptionValue(req.stack.main_path), fuse::kMaxRequestBytes)};
   for (const std::string& opt : req.fuse_options) {
     argv.push_back("-o");
     argv.push_back(opt);
@@ -284,8 +252,10 @@ int RunMount(const std::vector<std::string>& args) {
   Status log_status = SetupLogging(req.log_level, req.log_file);
   if (!log_status.ok()) return Fail(kCmd, log_status.message());
 
-  OpenedVolume opened;
-  if (auto err = OpenVolume(req, &opened)) return Fail(kCmd, *err);
+  MountStack opened;
+  MountStackFailure failure;
+  if (!OpenMountStack(req.stack, &opened, &failure).ok())
+    return Fail(kCmd, DescribeStackFailure(req.stack, failure));
   fuse::RemapFs fs(opened.volume.get(), opened.main_faults, req.settings);
   fuse::ServeOptions serve;
   serve.fuse_argv = FuseArgv(req);

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include <fstream>
 #include <string>
 
@@ -68,6 +71,24 @@ Status MainIdentity(const std::string& path, std::string* identity) {
   if (S_ISREG(st.st_mode)) return FileIdentity(path, identity);
   if (S_ISBLK(st.st_mode)) *identity = BlockDeviceIdentity(st.st_rdev);
   return Status::Ok();
+}
+
+Status BindingOfMain(const std::string& main_path, MainBinding* out) {
+  REMAPFS_RETURN_IF_ERROR(MainIdentity(main_path, &out->id));
+  char resolved[PATH_MAX];
+  out->path = realpath(main_path.c_str(), resolved) ? resolved : main_path;
+  return Status::Ok();
+}
+
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
+      sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) {
+    return true;
+  }
+  char ra[PATH_MAX], rb[PATH_MAX];
+  return realpath(a.c_str(), ra) && realpath(b.c_str(), rb) &&
+         std::string(ra) == rb;
 }
 
 }  // namespace remapfs

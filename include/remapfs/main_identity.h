@@ -17,11 +17,20 @@
 
 #include <string>
 
+#include "remapfs/metadata.h"
 #include "remapfs/status.h"
 
 namespace remapfs {
 
 // Fails only when `path` cannot be examined at all.
 Status MainIdentity(const std::string& path, std::string* identity);
+
+// MAIN's binding (metadata.h): its identity and its absolute path, for
+// recording at format and checking at mount and check.
+Status BindingOfMain(const std::string& main_path, MainBinding* out);
+
+// True when both paths name one file (same inode, or same real path): MAIN
+// and SPARE must not.
+bool SameFile(const std::string& a, const std::string& b);
 
 }  // namespace remapfs
