@@ -117,25 +117,22 @@ Status OpenOfflineVolume(const std::string& main_path,
   std::unique_ptr<BlockDevice> main, spare;
   REMAPFS_RETURN_IF_ERROR(OpenLockedDevice("MAIN", main_path, &main, message));
   REMAPFS_RETURN_IF_ERROR(OpenLockedDevice("SPARE", spare_path, &spare, message));
-  // A read-only look first: it gives the clearest message for a wrong spare.
   VolumeOptions volume_options;
   Status st = BindingOfMain(main_path, &volume_options.main.emplace());
   if (!st.ok()) {
     *message = "cannot identify MAIN: " + st.message();
     return st;
   }
-  MetadataOpenOptions peek_options;
-  peek_options.repair = false;
-  peek_options.expected_main_bytes = main->Size();
-  peek_options.expected_main = volume_options.main;
-  std::unique_ptr<MetadataStore> peek;
-  st = MetadataStore::Open(spare.get(), peek_options, &peek);
+  // Read once, as a mount does (OpenMountStack): the checks of a wrong
+  // spare come before any repair, so a refused spare is left unwritten.
+  std::unique_ptr<MetadataStore> metadata;
+  st = MetadataStore::Open(spare.get(), Volume::MetadataOptionsFor(volume_options, main->Size()),
+                           &metadata);
   if (!st.ok()) {
     *message = DescribeMetadataError(spare_path, spare.get(), st);
     return st;
   }
-  peek.reset();
-  st = Volume::Open(std::move(main), std::move(spare), volume_options, out);
+  st = Volume::Open(std::move(main), std::move(spare), std::move(metadata), volume_options, out);
   if (!st.ok()) *message = "cannot open the volume: " + st.message();
   return st;
 }
