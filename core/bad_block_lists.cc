@@ -1,5 +1,6 @@
-// Bad-block lists of badblocks, md and ddrescue. See
-// include/remapfs/bad_block_lists.h for the formats and their edge cases.
+// Bad-block lists of badblocks, md and ddrescue read in (ParseBadBlockList),
+// and the format names. Writing them out lives in bad_block_list_export.cc;
+// include/remapfs/bad_block_lists.h has the formats and their edge cases.
 #include "remapfs/bad_block_lists.h"
 
 #include <algorithm>
@@ -12,8 +13,6 @@ namespace remapfs {
 namespace {
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
-constexpr uint64_t kMdSectorBytes = 512;
-constexpr uint64_t kMdMaxEntrySectors = 512;  // md's BB_MAX_LEN
 constexpr size_t kMaxLineInMessage = 60;
 constexpr std::string_view kBlanks = " \t\r";
 
@@ -134,15 +133,15 @@ class ListParser {
   const char* ParseMdLine(const std::vector<std::string_view>& f) {
     if (f.size() != 2) return "expected 'SECTOR LENGTH'";
     uint64_t sector = 0, length = 0;
-    const uint64_t max = kU64Max / kMdSectorBytes;
+    const uint64_t max = kU64Max / kMdBadBlockSectorBytes;
     if (const char* why = ParseNumber(f[0], false, max, &sector)) return why;
     if (const char* why = ParseNumber(f[1], false, max, &length)) return why;
     if (length == 0) return "LENGTH must be at least 1";
     if (sector > max - length) return "number too large";
-    if ((sector + length) * kMdSectorBytes > main_bytes_) {
+    if ((sector + length) * kMdBadBlockSectorBytes > main_bytes_) {
       return "sectors lie past the end of MAIN";
     }
-    AddBytes(sector * kMdSectorBytes, (sector + length) * kMdSectorBytes);
+    AddBytes(sector * kMdBadBlockSectorBytes, (sector + length) * kMdBadBlockSectorBytes);
     return nullptr;
   }
 
@@ -190,56 +189,6 @@ class ListParser {
   std::vector<SectorRange> ranges_;
 };
 
-std::string FormatBadblocks(const std::vector<SectorRange>& ranges,
-                            uint64_t block_size, uint64_t sector_size) {
-  std::string out;
-  uint64_t next_block = 0;  // blocks below it are written already
-  for (const SectorRange& r : ranges) {
-    uint64_t first = std::max(next_block, r.first * sector_size / block_size);
-    uint64_t last = ((r.last + 1) * sector_size - 1) / block_size;
-    for (uint64_t b = first; b <= last; ++b) out += fmt::format("{}\n", b);
-    next_block = std::max(next_block, last + 1);
-  }
-  return out;
-}
-
-std::string FormatMd(const std::vector<SectorRange>& ranges, uint64_t sector_size) {
-  std::string out;
-  for (const SectorRange& r : ranges) {
-    uint64_t sector = r.first * sector_size / kMdSectorBytes;
-    const uint64_t end = (r.last + 1) * sector_size / kMdSectorBytes;
-    for (; sector < end; sector += kMdMaxEntrySectors) {
-      out += fmt::format("{} {}\n", sector,
-                         std::min(kMdMaxEntrySectors, end - sector));
-    }
-  }
-  return out;
-}
-
-std::string DdrescueArea(uint64_t pos, uint64_t end, char status) {
-  return fmt::format("0x{:08X}  0x{:08X}  {}\n", pos, end - pos, status);
-}
-
-std::string FormatDdrescue(const std::vector<SectorRange>& ranges,
-                           uint64_t sector_size, uint64_t main_sectors) {
-  std::string out =
-      "# Mapfile. Created by remapfs: '-' areas are the remapped and pending\n"
-      "# sectors, '+' the rest of MAIN.\n"
-      "# current_pos  current_status  current_pass\n"
-      "0x00000000     +               1\n"
-      "#      pos        size  status\n";
-  uint64_t pos = 0;
-  for (const SectorRange& r : ranges) {
-    const uint64_t begin = r.first * sector_size, end = (r.last + 1) * sector_size;
-    if (begin > pos) out += DdrescueArea(pos, begin, '+');
-    out += DdrescueArea(begin, end, '-');
-    pos = end;
-  }
-  const uint64_t main_bytes = main_sectors * sector_size;
-  if (pos < main_bytes) out += DdrescueArea(pos, main_bytes, '+');
-  return out;
-}
-
 }  // namespace
 
 Status ParseBadBlockFormat(std::string_view name, BadBlockFormat* out) {
@@ -284,21 +233,6 @@ Status ParseBadBlockList(BadBlockFormat format, std::string_view text,
   REMAPFS_RETURN_IF_ERROR(parser.Parse(text));
   *out = parser.TakeRanges();
   return Status::Ok();
-}
-
-std::string FormatBadBlockList(BadBlockFormat format,
-                               const std::vector<SectorRange>& ranges,
-                               uint32_t block_size, uint32_t sector_size,
-                               uint64_t main_sectors) {
-  const std::vector<SectorRange> sorted = NormalizeRanges(ranges);
-  switch (format) {
-    case BadBlockFormat::kBadblocks:
-      return FormatBadblocks(sorted, block_size, sector_size);
-    case BadBlockFormat::kMd: return FormatMd(sorted, sector_size);
-    case BadBlockFormat::kDdrescue:
-      return FormatDdrescue(sorted, sector_size, main_sectors);
-  }
-  return {};
 }
 
 }  // namespace remapfs
