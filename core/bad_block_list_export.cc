@@ -14,8 +14,8 @@ namespace {
 
 constexpr uint64_t kMdMaxEntrySectors = 512;  // md's BB_MAX_LEN
 
-std::string FormatBadblocks(const std::vector<SectorRange>& ranges,
-                            uint64_t block_size, uint64_t sector_size) {
+std::string FormatBadblocks(const std::vector<SectorRange>& ranges, uint64_t block_size,
+                            uint64_t sector_size) {
   std::string out;
   uint64_t next_block = 0;  // blocks below it are written already
   for (const SectorRange& r : ranges) {
@@ -33,8 +33,7 @@ std::string FormatMd(const std::vector<SectorRange>& ranges, uint64_t sector_siz
     uint64_t sector = r.first * sector_size / kMdBadBlockSectorBytes;
     const uint64_t end = (r.last + 1) * sector_size / kMdBadBlockSectorBytes;
     for (; sector < end; sector += kMdMaxEntrySectors) {
-      out += fmt::format("{} {}\n", sector,
-                         std::min(kMdMaxEntrySectors, end - sector));
+      out += fmt::format("{} {}\n", sector, std::min(kMdMaxEntrySectors, end - sector));
     }
   }
   return out;
@@ -44,14 +43,13 @@ std::string DdrescueArea(uint64_t pos, uint64_t end, char status) {
   return fmt::format("0x{:08X}  0x{:08X}  {}\n", pos, end - pos, status);
 }
 
-std::string FormatDdrescue(const std::vector<SectorRange>& ranges,
-                           uint64_t sector_size, uint64_t main_sectors) {
-  std::string out =
-      "# Mapfile. Created by remapfs: '-' areas are the remapped and pending\n"
-      "# sectors, '+' the rest of MAIN.\n"
-      "# current_pos  current_status  current_pass\n"
-      "0x00000000     +               1\n"
-      "#      pos        size  status\n";
+std::string FormatDdrescue(const std::vector<SectorRange>& ranges, uint64_t sector_size,
+                           uint64_t main_sectors) {
+  std::string out = "# Mapfile. Created by remapfs: '-' areas are the remapped and pending\n"
+                    "# sectors, '+' the rest of MAIN.\n"
+                    "# current_pos  current_status  current_pass\n"
+                    "0x00000000     +               1\n"
+                    "#      pos        size  status\n";
   uint64_t pos = 0;
   for (const SectorRange& r : ranges) {
     const uint64_t begin = r.first * sector_size, end = (r.last + 1) * sector_size;
@@ -66,17 +64,13 @@ std::string FormatDdrescue(const std::vector<SectorRange>& ranges,
 
 }  // namespace
 
-std::string FormatBadBlockList(BadBlockFormat format,
-                               const std::vector<SectorRange>& ranges,
-                               uint32_t block_size, uint32_t sector_size,
-                               uint64_t main_sectors) {
+std::string FormatBadBlockList(BadBlockFormat format, const std::vector<SectorRange>& ranges,
+                               uint32_t block_size, uint32_t sector_size, uint64_t main_sectors) {
   const std::vector<SectorRange> sorted = NormalizeRanges(ranges);
   switch (format) {
-    case BadBlockFormat::kBadblocks:
-      return FormatBadblocks(sorted, block_size, sector_size);
+    case BadBlockFormat::kBadblocks: return FormatBadblocks(sorted, block_size, sector_size);
     case BadBlockFormat::kMd: return FormatMd(sorted, sector_size);
-    case BadBlockFormat::kDdrescue:
-      return FormatDdrescue(sorted, sector_size, main_sectors);
+    case BadBlockFormat::kDdrescue: return FormatDdrescue(sorted, sector_size, main_sectors);
   }
   return {};
 }

@@ -23,7 +23,7 @@ std::string Printable(std::string_view line) {
   for (; i < line.size() && out.size() < kMaxLineInMessage; ++i) {
     auto c = static_cast<unsigned char>(line[i]);
     out += (c >= 0x20 && c < 0x7f) ? std::string(1, static_cast<char>(c))
-                                    : fmt::format("\\x{:02x}", c);
+                                   : fmt::format("\\x{:02x}", c);
   }
   if (i < line.size()) out += "...";
   return out;
@@ -56,11 +56,9 @@ int DigitValue(char c, unsigned base) {
 // The whole of `field` as a number no larger than `max`. With `c_style`,
 // base prefixes as C's strtoll(..., 0) reads them (what ddrescue uses);
 // otherwise decimal only. Returns the reason on failure, nullptr if fine.
-const char* ParseNumber(std::string_view field, bool c_style, uint64_t max,
-                        uint64_t* value) {
+const char* ParseNumber(std::string_view field, bool c_style, uint64_t max, uint64_t* value) {
   unsigned base = 10;
-  if (c_style && field.size() >= 2 && field[0] == '0' &&
-      (field[1] == 'x' || field[1] == 'X')) {
+  if (c_style && field.size() >= 2 && field[0] == '0' && (field[1] == 'x' || field[1] == 'X')) {
     base = 16;
     field.remove_prefix(2);
   } else if (c_style && field.size() >= 2 && field[0] == '0') {
@@ -83,7 +81,9 @@ class ListParser {
  public:
   ListParser(BadBlockFormat format, uint32_t block_size, uint32_t sector_size,
              uint64_t main_sectors)
-      : format_(format), block_size_(block_size), sector_size_(sector_size),
+      : format_(format),
+        block_size_(block_size),
+        sector_size_(sector_size),
         main_bytes_(main_sectors * sector_size) {}
 
   Status Parse(std::string_view text) {
@@ -94,8 +94,8 @@ class ListParser {
       const std::vector<std::string_view> fields = SplitFields(line);
       if (fields.empty()) continue;
       if (const char* why = ParseLine(fields)) {
-        return Status::InvalidArgument(fmt::format(
-            "line {}: {}: '{}'", number, why, Printable(Trim(line))));
+        return Status::InvalidArgument(
+            fmt::format("line {}: {}: '{}'", number, why, Printable(Trim(line))));
       }
     }
     return Status::Ok();
@@ -166,8 +166,7 @@ class ListParser {
     if (f.size() != 3) return "expected 'POS SIZE STATUS'";
     if (const char* why = ParseNumber(f[0], true, kMax, &pos)) return why;
     if (const char* why = ParseNumber(f[1], true, kMax, &size)) return why;
-    if (f[2].size() != 1 ||
-        std::string_view("?*/-+").find(f[2][0]) == std::string_view::npos) {
+    if (f[2].size() != 1 || std::string_view("?*/-+").find(f[2][0]) == std::string_view::npos) {
       return "STATUS must be one of ? * / - +";
     }
     if (size == 0) return "SIZE must be at least 1";
@@ -192,8 +191,7 @@ class ListParser {
 }  // namespace
 
 Status ParseBadBlockFormat(std::string_view name, BadBlockFormat* out) {
-  for (auto f : {BadBlockFormat::kBadblocks, BadBlockFormat::kMd,
-                 BadBlockFormat::kDdrescue}) {
+  for (auto f : {BadBlockFormat::kBadblocks, BadBlockFormat::kMd, BadBlockFormat::kDdrescue}) {
     if (name == BadBlockFormatName(f)) {
       *out = f;
       return Status::Ok();
@@ -213,18 +211,16 @@ std::string_view BadBlockFormatName(BadBlockFormat format) {
 }
 
 Status CheckBadBlocksBlockSize(uint64_t block_size) {
-  if (block_size < 512 || block_size > (1u << 20) ||
-      (block_size & (block_size - 1)) != 0) {
+  if (block_size < 512 || block_size > (1u << 20) || (block_size & (block_size - 1)) != 0) {
     return Status::InvalidArgument(
-        fmt::format("block size {} is not a power of two from 512 to 1048576",
-                    block_size));
+        fmt::format("block size {} is not a power of two from 512 to 1048576", block_size));
   }
   return Status::Ok();
 }
 
-Status ParseBadBlockList(BadBlockFormat format, std::string_view text,
-                         uint32_t block_size, uint32_t sector_size,
-                         uint64_t main_sectors, std::vector<SectorRange>* out) {
+Status ParseBadBlockList(BadBlockFormat format, std::string_view text, uint32_t block_size,
+                         uint32_t sector_size, uint64_t main_sectors,
+                         std::vector<SectorRange>* out) {
   out->clear();
   if (format == BadBlockFormat::kBadblocks) {
     REMAPFS_RETURN_IF_ERROR(CheckBadBlocksBlockSize(block_size));

@@ -2,8 +2,8 @@
 // Write and Flush paths that apply them. The volatile-cache model lives in
 // faulty_device_volatile_cache.cc; include/remapfs/faulty_device.h has the
 // contract.
-#include "device_range.h"
 #include "remapfs/faulty_device.h"
+#include "device_range.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -81,8 +81,7 @@ void FaultyDevice::InsertLocked(Fault fault) {
   EraseRange(faults_, fault.first, fault.last);
   // Merge with neighbours of the same kind so Faults() lists maximal ranges.
   auto next = faults_.upper_bound(fault.last);
-  if (next != faults_.end() && SameKind(next->second, fault) &&
-      next->first == fault.last + 1) {
+  if (next != faults_.end() && SameKind(next->second, fault) && next->first == fault.last + 1) {
     fault.last = next->second.last;
     faults_.erase(next);
   }
@@ -248,8 +247,7 @@ Status FaultyDevice::Write(uint64_t offset, const void* buf, size_t len) {
   }
   crash_armed_.store(false);
   crashed_.store(true);
-  return Status::IoError("simulated power cut during write at byte " +
-                         std::to_string(offset));
+  return Status::IoError("simulated power cut during write at byte " + std::to_string(offset));
 }
 
 Status FaultyDevice::Flush() {

@@ -100,8 +100,10 @@ std::vector<codec::Header> FindHeaders(BlockDevice* spare) {
   if (found.empty()) {
     for (uint64_t off : ScanForMagic(spare))
       if (seen.insert(off).second) todo.push_back(off);
-    if (!todo.empty()) spdlog::warn("no metadata header where the spare's size puts one; found "
-                                    "{} by searching the whole spare", todo.size());
+    if (!todo.empty())
+      spdlog::warn("no metadata header where the spare's size puts one; found "
+                   "{} by searching the whole spare",
+                   todo.size());
     follow();
   }
   return found;
@@ -111,16 +113,14 @@ std::vector<codec::Header> FindHeaders(BlockDevice* spare) {
 
 bool SameGeometry(const Geometry& a, const Geometry& b) {
   return a.sector_size == b.sector_size && a.main_sectors == b.main_sectors &&
-         a.spare_sectors == b.spare_sectors &&
-         a.placement.strategy == b.placement.strategy &&
+         a.spare_sectors == b.spare_sectors && a.placement.strategy == b.placement.strategy &&
          a.placement.copy_sectors == b.placement.copy_sectors &&
          a.placement.copy_starts == b.placement.copy_starts;
 }
 
 Status FindTrustedHeader(BlockDevice* spare, codec::Header* out) {
   const std::vector<codec::Header> found = FindHeaders(spare);
-  if (found.empty())
-    return Status::Corruption("no remapfs metadata header found on the spare");
+  if (found.empty()) return Status::Corruption("no remapfs metadata header found on the spare");
   auto votes = [&](const codec::Header& h) {
     return std::count_if(found.begin(), found.end(), [&](const codec::Header& o) {
       return o.binding == h.binding && SameGeometry(o.geometry, h.geometry);
@@ -147,8 +147,7 @@ uint64_t MetadataStore::NextGeneration(BlockDevice* spare) {
   uint64_t next = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  for (const codec::Header& h : FindHeaders(spare))
-    next = std::max(next, h.binding.generation + 1);
+  for (const codec::Header& h : FindHeaders(spare)) next = std::max(next, h.binding.generation + 1);
   return next;
 }
 

@@ -29,7 +29,7 @@ constexpr uint64_t kReadChunkSectors = 256;
 // What one copy of the chosen format holds.
 struct MetadataStore::LoadedCopy {
   bool header_ok = false;
-  uint64_t sequence = 0;            // the header's, when header_ok
+  uint64_t sequence = 0;  // the header's, when header_ok
   std::string header_problem;
   std::vector<uint64_t> bad_sectors;  // table sectors that failed their check
   std::string first_sector_problem;
@@ -44,8 +44,8 @@ MetadataStore::LoadedCopy MetadataStore::LoadCopy(size_t copy) const {
   if (st.ok() && h.binding.volume_id == binding_.volume_id &&
       h.binding.generation == binding_.generation && h.binding.version != binding_.version)
     st = Status::Corruption("written in format version " + std::to_string(h.binding.version));
-  if (st.ok() && (h.binding != binding_ || !SameGeometry(h.geometry, geometry_) ||
-                  h.copy_index != copy))
+  if (st.ok() &&
+      (h.binding != binding_ || !SameGeometry(h.geometry, geometry_) || h.copy_index != copy))
     st = Status::Corruption("header belongs to another format, geometry or copy");
   if (!st.ok()) {
     loaded.header_problem = st.message();
@@ -74,8 +74,7 @@ Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
     if (!copy.header_ok) continue;
     for (uint64_t first = 0; first < table_sectors_; first += kReadChunkSectors) {
       const uint64_t n = std::min(kReadChunkSectors, table_sectors_ - first);
-      const bool chunk_ok =
-          spare_->Read(CopyByteOffset(c, 1 + first), chunk.data(), n * ss).ok();
+      const bool chunk_ok = spare_->Read(CopyByteOffset(c, 1 + first), chunk.data(), n * ss).ok();
       for (uint64_t i = 0; i < n; ++i) {
         const uint64_t t = first + i;
         uint8_t* sector = chunk.data() + i * ss;
@@ -135,8 +134,8 @@ void MetadataStore::RepairCopies() {
     if (st.ok()) held_[c] = sequence_;
     if (st.ok()) partial_[c] = false;
     if (st.ok()) {
-      spdlog::warn("metadata copy {} at spare sector {} was {} ({}); rewritten",
-                   c, r.start, CopyStateName(r.state), r.problem);
+      spdlog::warn("metadata copy {} at spare sector {} was {} ({}); rewritten", c, r.start,
+                   CopyStateName(r.state), r.problem);
       r.rewritten = true;  // the state stays what Open found, for `check`
     } else {
       spdlog::error("metadata copy {} could not be rewritten: {}", c, st.ToString());
@@ -163,10 +162,10 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
                  "unused (remapfs resize-spare can use it)",
                  spare->Size(), g.spare_sectors * g.sector_size);
   if (options.expected_main_bytes != 0 && options.expected_main_bytes != g.main_bytes())
-    return Status::InvalidArgument(
-        "MAIN is " + std::to_string(options.expected_main_bytes) +
-        " bytes but this spare was formatted for a MAIN of " + std::to_string(g.main_bytes()) +
-        " bytes (wrong spare, or MAIN changed size)");
+    return Status::InvalidArgument("MAIN is " + std::to_string(options.expected_main_bytes) +
+                                   " bytes but this spare was formatted for a MAIN of " +
+                                   std::to_string(g.main_bytes()) +
+                                   " bytes (wrong spare, or MAIN changed size)");
   std::unique_ptr<MetadataStore> store(new MetadataStore(spare, g));
   store->binding_ = trusted.binding;
   store->loaded_version_ = trusted.binding.version;
@@ -174,8 +173,7 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
   if (options.expected_main) REMAPFS_RETURN_IF_ERROR(store->CheckMain(*options.expected_main));
 
   std::vector<LoadedCopy> copies;
-  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
-    copies.push_back(store->LoadCopy(c));
+  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c) copies.push_back(store->LoadCopy(c));
   REMAPFS_RETURN_IF_ERROR(store->MergeNewestTable(copies));
   for (size_t c = 0; c < copies.size(); ++c) {
     const LoadedCopy& copy = copies[c];
