@@ -1,5 +1,6 @@
-// Bad-block lists of badblocks, md and ddrescue. See
-// include/remapfs/bad_block_lists.h for the formats and their edge cases.
+// Bad-block lists of badblocks, md and ddrescue read in (ParseBadBlockList),
+// and the format names. Writing them out lives in bad_block_list_export.cc;
+// include/remapfs/bad_block_lists.h has the formats and their edge cases.
 #include "remapfs/bad_block_lists.h"
 
 #include <algorithm>
@@ -12,8 +13,6 @@ namespace remapfs {
 namespace {
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
-constexpr uint64_t kMdSectorBytes = 512;
-constexpr uint64_t kMdMaxEntrySectors = 512;  // md's BB_MAX_LEN
 constexpr size_t kMaxLineInMessage = 60;
 constexpr std::string_view kBlanks = " \t\r";
 
@@ -24,7 +23,7 @@ std::string Printable(std::string_view line) {
   for (; i < line.size() && out.size() < kMaxLineInMessage; ++i) {
     auto c = static_cast<unsigned char>(line[i]);
     out += (c >= 0x20 && c < 0x7f) ? std::string(1, static_cast<char>(c))
-                                    : fmt::format("\\x{:02x}", c);
+                                   : fmt::format("\\x{:02x}", c);
   }
   if (i < line.size()) out += "...";
   return out;
@@ -57,11 +56,9 @@ int DigitValue(char c, unsigned base) {
 // The whole of `field` as a number no larger than `max`. With `c_style`,
 // base prefixes as C's strtoll(..., 0) reads them (what ddrescue uses);
 // otherwise decimal only. Returns the reason on failure, nullptr if fine.
-const char* ParseNumber(std::string_view field, bool c_style, uint64_t max,
-                        uint64_t* value) {
+const char* ParseNumber(std::string_view field, bool c_style, uint64_t max, uint64_t* value) {
   unsigned base = 10;
-  if (c_style && field.size() >= 2 && field[0] == '0' &&
-      (field[1] == 'x' || field[1] == 'X')) {
+  if (c_style && field.size() >= 2 && field[0] == '0' && (field[1] == 'x' || field[1] == 'X')) {
     base = 16;
     field.remove_prefix(2);
   } else if (c_style && field.size() >= 2 && field[0] == '0') {
@@ -84,7 +81,9 @@ class ListParser {
  public:
   ListParser(BadBlockFormat format, uint32_t block_size, uint32_t sector_size,
              uint64_t main_sectors)
-      : format_(format), block_size_(block_size), sector_size_(sector_size),
+      : format_(format),
+        block_size_(block_size),
+        sector_size_(sector_size),
         main_bytes_(main_sectors * sector_size) {}
 
   Status Parse(std::string_view text) {
@@ -95,8 +94,8 @@ class ListParser {
       const std::vector<std::string_view> fields = SplitFields(line);
       if (fields.empty()) continue;
       if (const char* why = ParseLine(fields)) {
-        return Status::InvalidArgument(fmt::format(
-            "line {}: {}: '{}'", number, why, Printable(Trim(line))));
+        return Status::InvalidArgument(
+            fmt::format("line {}: {}: '{}'", number, why, Printable(Trim(line))));
       }
     }
     return Status::Ok();
@@ -134,15 +133,15 @@ class ListParser {
   const char* ParseMdLine(const std::vector<std::string_view>& f) {
     if (f.size() != 2) return "expected 'SECTOR LENGTH'";
     uint64_t sector = 0, length = 0;
-    const uint64_t max = kU64Max / kMdSectorBytes;
+    const uint64_t max = kU64Max / kMdBadBlockSectorBytes;
     if (const char* why = ParseNumber(f[0], false, max, &sector)) return why;
     if (const char* why = ParseNumber(f[1], false, max, &length)) return why;
     if (length == 0) return "LENGTH must be at least 1";
     if (sector > max - length) return "number too large";
-    if ((sector + length) * kMdSectorBytes > main_bytes_) {
+    if ((sector + length) * kMdBadBlockSectorBytes > main_bytes_) {
       return "sectors lie past the end of MAIN";
     }
-    AddBytes(sector * kMdSectorBytes, (sector + length) * kMdSectorBytes);
+    AddBytes(sector * kMdBadBlockSectorBytes, (sector + length) * kMdBadBlockSectorBytes);
     return nullptr;
   }
 
@@ -167,8 +166,7 @@ class ListParser {
     if (f.size() != 3) return "expected 'POS SIZE STATUS'";
     if (const char* why = ParseNumber(f[0], true, kMax, &pos)) return why;
     if (const char* why = ParseNumber(f[1], true, kMax, &size)) return why;
-    if (f[2].size() != 1 ||
-        std::string_view("?*/-+").find(f[2][0]) == std::string_view::npos) {
+    if (f[2].size() != 1 || std::string_view("?*/-+").find(f[2][0]) == std::string_view::npos) {
       return "STATUS must be one of ? * / - +";
     }
     if (size == 0) return "SIZE must be at least 1";
@@ -190,61 +188,10 @@ class ListParser {
   std::vector<SectorRange> ranges_;
 };
 
-std::string FormatBadblocks(const std::vector<SectorRange>& ranges,
-                            uint64_t block_size, uint64_t sector_size) {
-  std::string out;
-  uint64_t next_block = 0;  // blocks below it are written already
-  for (const SectorRange& r : ranges) {
-    uint64_t first = std::max(next_block, r.first * sector_size / block_size);
-    uint64_t last = ((r.last + 1) * sector_size - 1) / block_size;
-    for (uint64_t b = first; b <= last; ++b) out += fmt::format("{}\n", b);
-    next_block = std::max(next_block, last + 1);
-  }
-  return out;
-}
-
-std::string FormatMd(const std::vector<SectorRange>& ranges, uint64_t sector_size) {
-  std::string out;
-  for (const SectorRange& r : ranges) {
-    uint64_t sector = r.first * sector_size / kMdSectorBytes;
-    const uint64_t end = (r.last + 1) * sector_size / kMdSectorBytes;
-    for (; sector < end; sector += kMdMaxEntrySectors) {
-      out += fmt::format("{} {}\n", sector,
-                         std::min(kMdMaxEntrySectors, end - sector));
-    }
-  }
-  return out;
-}
-
-std::string DdrescueArea(uint64_t pos, uint64_t end, char status) {
-  return fmt::format("0x{:08X}  0x{:08X}  {}\n", pos, end - pos, status);
-}
-
-std::string FormatDdrescue(const std::vector<SectorRange>& ranges,
-                           uint64_t sector_size, uint64_t main_sectors) {
-  std::string out =
-      "# Mapfile. Created by remapfs: '-' areas are the remapped and pending\n"
-      "# sectors, '+' the rest of MAIN.\n"
-      "# current_pos  current_status  current_pass\n"
-      "0x00000000     +               1\n"
-      "#      pos        size  status\n";
-  uint64_t pos = 0;
-  for (const SectorRange& r : ranges) {
-    const uint64_t begin = r.first * sector_size, end = (r.last + 1) * sector_size;
-    if (begin > pos) out += DdrescueArea(pos, begin, '+');
-    out += DdrescueArea(begin, end, '-');
-    pos = end;
-  }
-  const uint64_t main_bytes = main_sectors * sector_size;
-  if (pos < main_bytes) out += DdrescueArea(pos, main_bytes, '+');
-  return out;
-}
-
 }  // namespace
 
 Status ParseBadBlockFormat(std::string_view name, BadBlockFormat* out) {
-  for (auto f : {BadBlockFormat::kBadblocks, BadBlockFormat::kMd,
-                 BadBlockFormat::kDdrescue}) {
+  for (auto f : {BadBlockFormat::kBadblocks, BadBlockFormat::kMd, BadBlockFormat::kDdrescue}) {
     if (name == BadBlockFormatName(f)) {
       *out = f;
       return Status::Ok();
@@ -264,18 +211,16 @@ std::string_view BadBlockFormatName(BadBlockFormat format) {
 }
 
 Status CheckBadBlocksBlockSize(uint64_t block_size) {
-  if (block_size < 512 || block_size > (1u << 20) ||
-      (block_size & (block_size - 1)) != 0) {
+  if (block_size < 512 || block_size > (1u << 20) || (block_size & (block_size - 1)) != 0) {
     return Status::InvalidArgument(
-        fmt::format("block size {} is not a power of two from 512 to 1048576",
-                    block_size));
+        fmt::format("block size {} is not a power of two from 512 to 1048576", block_size));
   }
   return Status::Ok();
 }
 
-Status ParseBadBlockList(BadBlockFormat format, std::string_view text,
-                         uint32_t block_size, uint32_t sector_size,
-                         uint64_t main_sectors, std::vector<SectorRange>* out) {
+Status ParseBadBlockList(BadBlockFormat format, std::string_view text, uint32_t block_size,
+                         uint32_t sector_size, uint64_t main_sectors,
+                         std::vector<SectorRange>* out) {
   out->clear();
   if (format == BadBlockFormat::kBadblocks) {
     REMAPFS_RETURN_IF_ERROR(CheckBadBlocksBlockSize(block_size));
@@ -284,21 +229,6 @@ Status ParseBadBlockList(BadBlockFormat format, std::string_view text,
   REMAPFS_RETURN_IF_ERROR(parser.Parse(text));
   *out = parser.TakeRanges();
   return Status::Ok();
-}
-
-std::string FormatBadBlockList(BadBlockFormat format,
-                               const std::vector<SectorRange>& ranges,
-                               uint32_t block_size, uint32_t sector_size,
-                               uint64_t main_sectors) {
-  const std::vector<SectorRange> sorted = NormalizeRanges(ranges);
-  switch (format) {
-    case BadBlockFormat::kBadblocks:
-      return FormatBadblocks(sorted, block_size, sector_size);
-    case BadBlockFormat::kMd: return FormatMd(sorted, sector_size);
-    case BadBlockFormat::kDdrescue:
-      return FormatDdrescue(sorted, sector_size, main_sectors);
-  }
-  return {};
 }
 
 }  // namespace remapfs

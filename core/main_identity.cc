@@ -81,7 +81,8 @@ Status BindingOfMain(const std::string& main_path, MainBinding* out) {
 }
 
 bool SameFile(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
+  struct stat sa {};
+  struct stat sb {};
   if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) {
     return true;

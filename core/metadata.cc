@@ -1,4 +1,5 @@
-// MetadataStore: formatting and commits. Loading lives in metadata_open.cc.
+// MetadataStore: formatting and commits. Loading lives in metadata_open.cc,
+// finding headers on a spare in metadata_headers.cc.
 //
 // Commit order (the crash-safety argument of format.h): for each copy in
 // turn, write the changed table sectors, flush, write the header with the

@@ -1,141 +1,24 @@
-// MetadataStore: finding, validating and repairing the copies on a spare.
+// MetadataStore::Open: loading the copies the trusted header names, and
+// repairing them.
 //
-// The spare does not say where its copies are: the header does. So Open
-// first reads every position where copy headers can sit under any placement
-// and sector size, and trusts the header of the newest format (highest
-// generation) at its newest sequence; headers of other formats are never
-// taken, wherever they lie. Then it reads every copy of that format and
-// rebuilds the table sector by sector: each table sector carries its own
-// CRC (sealed with the format) and the sequence that wrote it, so any copy
-// whose header is at the newest sequence can supply any sector. The table
-// is lost only when one sector is damaged in all of those copies.
+// Finding that header is metadata_headers.cc's. Open then reads every copy
+// of its format and rebuilds the table sector by sector: each table sector
+// carries its own CRC (sealed with the format) and the sequence that wrote
+// it, so any copy whose header is at the newest sequence can supply any
+// sector. The table is lost only when one sector is damaged in all of those
+// copies.
 #include <algorithm>
-#include <chrono>
-#include <cstring>
-#include <set>
-#include <tuple>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
 #include "metadata_codec.h"
+#include "metadata_headers.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 
 namespace remapfs {
 namespace {
-
-// Byte offsets where some copy's header could be, for a spare of this size.
-// Offset 0 is always one (every placement starts there), so a spare that
-// lost a few bytes at its end is still recognised, and then reported as
-// truncated rather than as something else.
-std::vector<uint64_t> CandidateHeaderOffsets(uint64_t spare_bytes) {
-  std::set<uint64_t> offsets{0};
-  for (uint32_t ss : {512u, 4096u}) {
-    for (Strategy s : {Strategy::kMinimal, Strategy::kLinear, Strategy::kGeometric}) {
-      Placement p;
-      if (!ComputePlacement(ss, spare_bytes / ss, s, &p).ok()) continue;
-      for (uint64_t start : p.copy_starts) offsets.insert(start * ss);
-    }
-  }
-  return {offsets.begin(), offsets.end()};
-}
-
-bool SameGeometry(const Geometry& a, const Geometry& b) {
-  return a.sector_size == b.sector_size && a.main_sectors == b.main_sectors &&
-         a.spare_sectors == b.spare_sectors &&
-         a.placement.strategy == b.placement.strategy &&
-         a.placement.copy_sectors == b.placement.copy_sectors &&
-         a.placement.copy_starts == b.placement.copy_starts;
-}
-
-// Reads the header at byte `off`; true if it decodes and sits where its own
-// placement says copy `copy_index` sits.
-bool ReadHeaderAt(BlockDevice* spare, uint64_t off, codec::Header* h) {
-  std::vector<uint8_t> buf(format::kHeaderBytes);
-  if (off + buf.size() > spare->Size() || !spare->Read(off, buf.data(), buf.size()).ok())
-    return false;
-  if (!codec::DecodeHeader(buf.data(), h).ok()) return false;
-  const Geometry& g = h->geometry;
-  return g.placement.copy_starts[h->copy_index] * g.sector_size == off;
-}
-
-// Byte offsets of every 512-byte boundary of the spare that starts with
-// our magic. The last resort of FindHeaders: it reads the whole spare.
-std::vector<uint64_t> ScanForMagic(BlockDevice* spare) {
-  constexpr uint64_t kChunk = 1 << 20, kStep = 512;
-  std::vector<uint8_t> buf(std::min(kChunk, spare->Size()));  // no more than it needs
-  std::vector<uint64_t> hits;
-  for (uint64_t off = 0; off < spare->Size(); off += kChunk) {
-    const uint64_t n = std::min(kChunk, spare->Size() - off);
-    const bool chunk_ok = spare->Read(off, buf.data(), n).ok();
-    for (uint64_t at = 0; at + sizeof format::kMagic <= n; at += kStep) {
-      // An unreadable chunk is searched sector by sector.
-      if (!chunk_ok && !spare->Read(off + at, buf.data() + at, sizeof format::kMagic).ok())
-        continue;
-      if (std::memcmp(buf.data() + at, format::kMagic, sizeof format::kMagic) == 0)
-        hits.push_back(off + at);
-    }
-  }
-  return hits;
-}
-
-// Every header found at a candidate position. Candidates come from the
-// device's size and, since a spare can be larger than its metadata says (an
-// interrupted resize-spare), from the placement each found header names.
-// When none is found there (copy 0's header lost while the spare's size
-// differs from its metadata's, as a resize that failed half way can leave
-// it), every sector boundary is searched: slow on a large spare, but the
-// alternative is calling a spare that holds a valid copy unformatted.
-std::vector<codec::Header> FindHeaders(BlockDevice* spare) {
-  std::vector<uint64_t> todo = CandidateHeaderOffsets(spare->Size());
-  std::set<uint64_t> seen(todo.begin(), todo.end());
-  std::vector<codec::Header> found;
-  auto follow = [&] {
-    while (!todo.empty()) {
-      const uint64_t off = todo.back();
-      todo.pop_back();
-      codec::Header h;
-      if (!ReadHeaderAt(spare, off, &h)) continue;
-      for (uint64_t start : h.geometry.placement.copy_starts) {
-        const uint64_t at = start * h.geometry.sector_size;
-        if (seen.insert(at).second) todo.push_back(at);
-      }
-      found.push_back(std::move(h));
-    }
-  };
-  follow();
-  if (found.empty()) {
-    for (uint64_t off : ScanForMagic(spare))
-      if (seen.insert(off).second) todo.push_back(off);
-    if (!todo.empty()) spdlog::warn("no metadata header where the spare's size puts one; found "
-                                    "{} by searching the whole spare", todo.size());
-    follow();
-  }
-  return found;
-}
-
-// The header to trust: the newest format (generation) wins, so a header an
-// earlier `format` left behind never comes back; within it the newest
-// sequence (a resize-spare that has written one copy of its new geometry
-// must win over the old copies it is about to overwrite); among equals,
-// the one most other headers agree with.
-Status FindTrustedHeader(BlockDevice* spare, codec::Header* out) {
-  const std::vector<codec::Header> found = FindHeaders(spare);
-  if (found.empty())
-    return Status::Corruption("no remapfs metadata header found on the spare");
-  auto votes = [&](const codec::Header& h) {
-    return std::count_if(found.begin(), found.end(), [&](const codec::Header& o) {
-      return o.binding == h.binding && SameGeometry(o.geometry, h.geometry);
-    });
-  };
-  *out = *std::max_element(found.begin(), found.end(),
-                           [&](const codec::Header& a, const codec::Header& b) {
-                             return std::make_tuple(a.binding.generation, a.sequence, votes(a)) <
-                                    std::make_tuple(b.binding.generation, b.sequence, votes(b));
-                           });
-  return Status::Ok();
-}
 
 // Table sectors are read this many at a time, so that a large table is never
 // held twice in memory.
@@ -146,40 +29,11 @@ constexpr uint64_t kReadChunkSectors = 256;
 // What one copy of the chosen format holds.
 struct MetadataStore::LoadedCopy {
   bool header_ok = false;
-  uint64_t sequence = 0;            // the header's, when header_ok
+  uint64_t sequence = 0;  // the header's, when header_ok
   std::string header_problem;
   std::vector<uint64_t> bad_sectors;  // table sectors that failed their check
   std::string first_sector_problem;
 };
-
-Status MetadataStore::WipeForeignHeaders(BlockDevice* spare) {
-  const std::vector<uint8_t> zeros(format::kHeaderBytes, 0);
-  for (uint64_t off : CandidateHeaderOffsets(spare->Size())) {
-    if (off + zeros.size() > spare->Size()) continue;
-    REMAPFS_RETURN_IF_ERROR(spare->Write(off, zeros.data(), zeros.size()));
-  }
-  return Status::Ok();
-}
-
-uint64_t MetadataStore::NextGeneration(BlockDevice* spare) {
-  uint64_t next = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  for (const codec::Header& h : FindHeaders(spare))
-    next = std::max(next, h.binding.generation + 1);
-  return next;
-}
-
-bool MetadataStore::LooksFormatted(BlockDevice* spare) {
-  char magic[sizeof format::kMagic];
-  for (uint64_t off : CandidateHeaderOffsets(spare->Size())) {
-    if (off + sizeof magic > spare->Size()) continue;
-    if (spare->Read(off, magic, sizeof magic).ok() &&
-        std::equal(magic, magic + sizeof magic, format::kMagic))
-      return true;
-  }
-  return false;
-}
 
 MetadataStore::LoadedCopy MetadataStore::LoadCopy(size_t copy) const {
   LoadedCopy loaded;
@@ -190,8 +44,8 @@ MetadataStore::LoadedCopy MetadataStore::LoadCopy(size_t copy) const {
   if (st.ok() && h.binding.volume_id == binding_.volume_id &&
       h.binding.generation == binding_.generation && h.binding.version != binding_.version)
     st = Status::Corruption("written in format version " + std::to_string(h.binding.version));
-  if (st.ok() && (h.binding != binding_ || !SameGeometry(h.geometry, geometry_) ||
-                  h.copy_index != copy))
+  if (st.ok() &&
+      (h.binding != binding_ || !SameGeometry(h.geometry, geometry_) || h.copy_index != copy))
     st = Status::Corruption("header belongs to another format, geometry or copy");
   if (!st.ok()) {
     loaded.header_problem = st.message();
@@ -220,8 +74,7 @@ Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
     if (!copy.header_ok) continue;
     for (uint64_t first = 0; first < table_sectors_; first += kReadChunkSectors) {
       const uint64_t n = std::min(kReadChunkSectors, table_sectors_ - first);
-      const bool chunk_ok =
-          spare_->Read(CopyByteOffset(c, 1 + first), chunk.data(), n * ss).ok();
+      const bool chunk_ok = spare_->Read(CopyByteOffset(c, 1 + first), chunk.data(), n * ss).ok();
       for (uint64_t i = 0; i < n; ++i) {
         const uint64_t t = first + i;
         uint8_t* sector = chunk.data() + i * ss;
@@ -281,8 +134,8 @@ void MetadataStore::RepairCopies() {
     if (st.ok()) held_[c] = sequence_;
     if (st.ok()) partial_[c] = false;
     if (st.ok()) {
-      spdlog::warn("metadata copy {} at spare sector {} was {} ({}); rewritten",
-                   c, r.start, CopyStateName(r.state), r.problem);
+      spdlog::warn("metadata copy {} at spare sector {} was {} ({}); rewritten", c, r.start,
+                   CopyStateName(r.state), r.problem);
       r.rewritten = true;  // the state stays what Open found, for `check`
     } else {
       spdlog::error("metadata copy {} could not be rewritten: {}", c, st.ToString());
@@ -309,10 +162,10 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
                  "unused (remapfs resize-spare can use it)",
                  spare->Size(), g.spare_sectors * g.sector_size);
   if (options.expected_main_bytes != 0 && options.expected_main_bytes != g.main_bytes())
-    return Status::InvalidArgument(
-        "MAIN is " + std::to_string(options.expected_main_bytes) +
-        " bytes but this spare was formatted for a MAIN of " + std::to_string(g.main_bytes()) +
-        " bytes (wrong spare, or MAIN changed size)");
+    return Status::InvalidArgument("MAIN is " + std::to_string(options.expected_main_bytes) +
+                                   " bytes but this spare was formatted for a MAIN of " +
+                                   std::to_string(g.main_bytes()) +
+                                   " bytes (wrong spare, or MAIN changed size)");
   std::unique_ptr<MetadataStore> store(new MetadataStore(spare, g));
   store->binding_ = trusted.binding;
   store->loaded_version_ = trusted.binding.version;
@@ -320,8 +173,7 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
   if (options.expected_main) REMAPFS_RETURN_IF_ERROR(store->CheckMain(*options.expected_main));
 
   std::vector<LoadedCopy> copies;
-  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
-    copies.push_back(store->LoadCopy(c));
+  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c) copies.push_back(store->LoadCopy(c));
   REMAPFS_RETURN_IF_ERROR(store->MergeNewestTable(copies));
   for (size_t c = 0; c < copies.size(); ++c) {
     const LoadedCopy& copy = copies[c];

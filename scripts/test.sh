@@ -2,8 +2,9 @@
 # Builds remapfs from nothing and runs every test suite, in stages. Installs
 # missing Debian packages first.
 #
-#   normal  build-test/  every suite (unit, integration, examples), built the
-#                        way users build it
+#   normal  build-test/  every suite (unit, integration, examples, style:
+#                        scripts/format.sh --check), built the way users
+#                        build it
 #   asan    build-asan/  every suite under AddressSanitizer + UBSan, daemons
 #                        included
 #   tsan    build-tsan/  the unit suite under ThreadSanitizer, but for the

@@ -45,6 +45,9 @@ enum class BadBlockFormat { kBadblocks, kMd, kDdrescue };
 // The badblocks tool's default block size (its -b).
 inline constexpr uint32_t kDefaultBadBlocksBlockSize = 1024;
 
+// md counts its bad blocks in 512-byte sectors, whatever the device's.
+inline constexpr uint64_t kMdBadBlockSectorBytes = 512;
+
 // "badblocks", "md", "ddrescue" <-> the enum. ParseBadBlockFormat returns
 // InvalidArgument naming the accepted names.
 Status ParseBadBlockFormat(std::string_view name, BadBlockFormat* out);

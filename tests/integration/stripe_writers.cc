@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "../common/stripes.h"
+
 namespace {
 
 constexpr int kWriters = 4;
@@ -50,22 +52,7 @@ struct Counts {
 };
 
 // Who owns each byte of a phase (see the top of the file).
-struct Stripes {
-  uint64_t width, shift, size;
-  bool Frozen(uint64_t at) const { return (at + shift) / width % (kWriters + 1) == kWriters; }
-  // A random non-empty range {at, len} inside one stripe of writer w.
-  std::pair<uint64_t, uint64_t> RandomRange(int w, std::mt19937_64& rng) const {
-    const uint64_t rounds = (size + shift) / width / (kWriters + 1) + 1;
-    for (;;) {
-      const uint64_t k = rng() % rounds * (kWriters + 1) + w;
-      const uint64_t begin = std::max(k * width, shift) - shift;
-      const uint64_t end = std::min(size, (k + 1) * width - shift);  // shift < width
-      if (begin >= end) continue;
-      const uint64_t at = begin + rng() % (end - begin);
-      return {at, 1 + rng() % (end - at)};
-    }
-  }
-};
+using Stripes = remapfs::testing::StripesOf<kWriters>;
 
 void ReadAll(int fd, uint8_t* buf, uint64_t len, uint64_t at) {
   for (uint64_t done = 0; done < len;) {

@@ -18,31 +18,26 @@ constexpr uint32_t kSector = 512;
 // from the arming) with EIO; with `lands`, each failed write still reaches
 // the base. Flushes inside a failing window fail too. Forwards to a shared
 // device, so the bytes outlive it.
-class FailingWindowDevice : public BlockDevice {
+class FailingWindowDevice : public ForwardingDevice {
  public:
-  explicit FailingWindowDevice(std::shared_ptr<BlockDevice> base) : base_(std::move(base)) {}
+  using ForwardingDevice::ForwardingDevice;
   void Arm(uint64_t first, uint64_t count, bool lands) {
     writes_ = 0, first_ = first, end_ = first + count, lands_ = lands;
   }
-  Status Read(uint64_t offset, void* buf, size_t len) override {
-    return base_->Read(offset, buf, len);
-  }
   Status Write(uint64_t offset, const void* buf, size_t len) override {
     const uint64_t n = writes_++;
-    if (n < first_ || n >= end_) return base_->Write(offset, buf, len);
-    if (lands_) (void)base_->Write(offset, buf, len);
+    if (n < first_ || n >= end_) return base()->Write(offset, buf, len);
+    if (lands_) (void)base()->Write(offset, buf, len);
     return Status::IoError("injected write failure");
   }
   Status Flush() override {
     if (writes_ > first_ && writes_ <= end_) return Status::IoError("injected flush failure");
-    return base_->Flush();
+    return base()->Flush();
   }
-  uint64_t Size() const override { return base_->Size(); }
   uint64_t writes() const { return writes_; }
   void Heal() { end_ = 0; }
 
  private:
-  std::shared_ptr<BlockDevice> base_;
   uint64_t writes_ = 0;
   uint64_t first_ = 0, end_ = 0;
   bool lands_ = false;

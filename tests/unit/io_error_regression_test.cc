@@ -52,7 +52,7 @@ TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
 // the failed copies with invalidate_first: their zeroed headers land, copy
 // 0's included. The one intact copy (copy 3, at sector 768) is not a
 // candidate header position for the enlarged device (CandidateHeaderOffsets
-// in metadata_open.cc only knows placements of the device's own size), and
+// in metadata_headers.cc only knows placements of the device's own size), and
 // with copy 0 gone nothing points to it: Open finds no metadata at all.
 TEST_CASE("A grow whose writes fail for good, yet land, leaves a spare that "
           "still opens", "[io_step]") {

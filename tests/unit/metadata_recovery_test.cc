@@ -50,14 +50,28 @@ std::unique_ptr<MetadataStore> Formatted(BlockDevice* dev, uint64_t commits,
   return s;
 }
 
+// A spare as Formatted leaves it, its store closed: the table it holds
+// (TableText) and its geometry, for tests that damage it before opening it.
+struct ClosedSpare {
+  std::string table;
+  Geometry geometry;
+};
+ClosedSpare FormattedAndClosed(BlockDevice* dev, uint64_t commits) {
+  const std::unique_ptr<MetadataStore> store = Formatted(dev, commits);
+  return {TableText(*store), store->geometry()};
+}
+
+// Damages table sector c of copy c, for every copy c: each sector is still
+// intact in some copy, yet no copy is whole.
+void DamageOneSectorPerCopy(BlockDevice* dev, const Geometry& g) {
+  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
+    Damage(dev, CopyByte(g, c, 1 + c, 40));
+}
+
 TEST_CASE("One damaged table sector in each copy loses nothing", "[recovery]") {
   auto mem = NewMemoryDevice(512 << 10);  // linear: 4 copies, 16 table sectors
-  auto store = Formatted(mem.get(), 16);
-  const std::string expected = TableText(*store);
-  const Geometry g = store->geometry();
-  store.reset();
-  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
-    Damage(mem.get(), CopyByte(g, c, 1 + c, 40));  // table sector c of copy c
+  const auto [expected, g] = FormattedAndClosed(mem.get(), 16);
+  DamageOneSectorPerCopy(mem.get(), g);
 
   std::unique_ptr<MetadataStore> looked;
   REQUIRE_OK(OpenStore(mem.get(), &looked, /*repair=*/false));
@@ -80,9 +94,7 @@ TEST_CASE("One damaged table sector in each copy loses nothing", "[recovery]") {
 TEST_CASE("A table sector damaged in every newest copy is reported lost, by "
           "number", "[recovery]") {
   auto mem = NewMemoryDevice(512 << 10);
-  auto store = Formatted(mem.get(), 16);
-  const Geometry g = store->geometry();
-  store.reset();
+  const Geometry g = FormattedAndClosed(mem.get(), 16).geometry;
   for (size_t c = 0; c < g.placement.copy_starts.size(); ++c) Damage(mem.get(), CopyByte(g, c, 1 + 5));
   std::unique_ptr<MetadataStore> s;
   const Status st = OpenStore(mem.get(), &s);
@@ -256,10 +268,7 @@ TEST_CASE("A spare is used only with the MAIN it is bound to, until rebound",
 TEST_CASE("A crash at any write of a sector-by-sector repair loses nothing",
           "[recovery]") {
   auto mem = NewMemoryDevice(512 << 10);
-  auto store = Formatted(mem.get(), 16);
-  const std::string expected = TableText(*store);
-  const Geometry g = store->geometry();
-  store.reset();
+  const auto [expected, g] = FormattedAndClosed(mem.get(), 16);
   // Table sector 5 survives only in copy 0, which is itself damaged (its
   // sector 1), so copy 0 is rewritten first.
   Damage(mem.get(), CopyByte(g, 0, 1 + 1, 40));
@@ -282,12 +291,8 @@ TEST_CASE("A crash at any write of a sector-by-sector repair loses nothing",
 TEST_CASE("While the table lives only in the union of damaged copies, a "
           "commit never overwrites one of them", "[recovery]") {
   std::shared_ptr<BlockDevice> mem = NewMemoryDevice(512 << 10);
-  auto store = Formatted(mem.get(), 16);
-  const std::string expected = TableText(*store);
-  const Geometry g = store->geometry();
-  store.reset();
-  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
-    Damage(mem.get(), CopyByte(g, c, 1 + c, 40));  // table sector c of copy c
+  const auto [expected, g] = FormattedAndClosed(mem.get(), 16);
+  DamageOneSectorPerCopy(mem.get(), g);
   // A spare whose table sectors can no longer be written, while headers can:
   // the repair at open fails everywhere, and a commit could invalidate a
   // copy's header and then fail on its table.

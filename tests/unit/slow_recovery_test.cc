@@ -27,21 +27,19 @@ constexpr uint64_t kMainBytes = 1 << 20;
 
 // A request touching a bad sector sleeps `delay`, then fails with EIO.
 // Counts the requests that reached a bad sector.
-class SlowBadSectors : public BlockDevice {
+class SlowBadSectors : public ForwardingDevice {
  public:
   SlowBadSectors(std::shared_ptr<BlockDevice> base, std::set<uint64_t> bad, milliseconds delay,
                  bool writes_too)
-      : base_(std::move(base)), bad_(std::move(bad)), delay_(delay), writes_too_(writes_too) {}
+      : ForwardingDevice(std::move(base)), bad_(std::move(bad)), delay_(delay), writes_too_(writes_too) {}
   Status Read(uint64_t offset, void* buf, size_t len) override {
     if (Hits(offset, len)) return Fail();
-    return base_->Read(offset, buf, len);
+    return base()->Read(offset, buf, len);
   }
   Status Write(uint64_t offset, const void* buf, size_t len) override {
     if (writes_too_ && Hits(offset, len)) return Fail();
-    return base_->Write(offset, buf, len);
+    return base()->Write(offset, buf, len);
   }
-  Status Flush() override { return base_->Flush(); }
-  uint64_t Size() const override { return base_->Size(); }
 
   std::atomic<int> failing{0};  // requests sleeping on a bad sector now
   std::atomic<int> hits{0};     // requests that reached a bad sector
@@ -58,7 +56,6 @@ class SlowBadSectors : public BlockDevice {
     --failing;
     return Status::IoError("slow bad sector");
   }
-  std::shared_ptr<BlockDevice> base_;
   const std::set<uint64_t> bad_;
   const milliseconds delay_;
   const bool writes_too_;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/stripes.h"
 #include "remapfs/volume.h"
 #include "test_util.h"
 
@@ -22,26 +23,8 @@ namespace remapfs::testing {
 
 constexpr int kWriters = 3;
 
-// Who owns each byte in one phase: stripes of `width` bytes, the first
-// starting at -shift, dealt in turn to writer 0 .. kWriters-1 and then to
-// no one (frozen: fixed for the phase).
-struct Stripes {
-  uint64_t width, shift, size;
-  int OwnerOf(uint64_t at) const { return (at + shift) / width % (kWriters + 1); }
-  bool Frozen(uint64_t at) const { return OwnerOf(at) == kWriters; }
-  // A random non-empty range [at, at+len) inside one stripe of writer w.
-  std::pair<uint64_t, uint64_t> RandomRange(int w, std::mt19937_64& rng) const {
-    const uint64_t rounds = (size + shift) / width / (kWriters + 1) + 1;
-    for (;;) {
-      const uint64_t k = rng() % rounds * (kWriters + 1) + w;
-      const uint64_t begin = std::max(k * width, shift) - shift;
-      const uint64_t end = std::min(size, (k + 1) * width - shift);  // shift < width
-      if (begin >= end) continue;
-      const uint64_t at = begin + rng() % (end - begin);
-      return {at, 1 + rng() % (end - at)};
-    }
-  }
-};
+// Who owns each byte in one phase (tests/common/stripes.h).
+using Stripes = StripesOf<kWriters>;
 
 // Room for `len` bytes at any offset below 64 KiB past a 64 KiB boundary.
 class AlignedBuffer {

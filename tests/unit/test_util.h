@@ -38,11 +38,12 @@
 
 namespace remapfs::testing {
 
-// Forwards to a shared device, so the bytes survive whoever owns this one.
-class SharedDevice : public BlockDevice {
+// Forwards every call to its base. The test devices that change some calls
+// derive from it and override only those. The base is shared (a
+// unique_ptr converts), so its bytes can outlive this device.
+class ForwardingDevice : public BlockDevice {
  public:
-  explicit SharedDevice(std::shared_ptr<BlockDevice> base)
-      : base_(std::move(base)) {}
+  explicit ForwardingDevice(std::shared_ptr<BlockDevice> base) : base_(std::move(base)) {}
   Status Read(uint64_t offset, void* buf, size_t len) override {
     return base_->Read(offset, buf, len);
   }
@@ -52,37 +53,39 @@ class SharedDevice : public BlockDevice {
   Status Flush() override { return base_->Flush(); }
   uint64_t Size() const override { return base_->Size(); }
 
+ protected:
+  BlockDevice* base() const { return base_.get(); }
+
  private:
   std::shared_ptr<BlockDevice> base_;
 };
+
+// Forwards to a shared device, so the bytes survive whoever owns this one.
+using SharedDevice = ForwardingDevice;
 
 // Once armed, fails the Write and Flush calls numbered [first, first+count)
 // (counted from the arming, writes and flushes alike) with EIO; with
 // `lands`, a failed write still reaches the base, as a real disk's EIO says
 // nothing of what reached the medium. Forwards to a shared device, so the
 // bytes outlive it.
-class FailingCallsDevice : public BlockDevice {
+class FailingCallsDevice : public ForwardingDevice {
  public:
   static constexpr uint64_t kForever = ~uint64_t{0} / 2;
-  explicit FailingCallsDevice(std::shared_ptr<BlockDevice> base) : base_(std::move(base)) {}
+  using ForwardingDevice::ForwardingDevice;
   void Arm(uint64_t first, uint64_t count, bool lands) {
     calls_ = 0, first_ = first, end_ = first + count, lands_ = lands, armed_ = true;
   }
   void Heal() { armed_ = false; }
   uint64_t calls() const { return calls_; }        // since the arming
   uint64_t injected() const { return injected_; }  // failures, ever
-  Status Read(uint64_t offset, void* buf, size_t len) override {
-    return base_->Read(offset, buf, len);
-  }
   Status Write(uint64_t offset, const void* buf, size_t len) override {
-    if (!Fails()) return base_->Write(offset, buf, len);
-    if (lands_) (void)base_->Write(offset, buf, len);
+    if (!Fails()) return base()->Write(offset, buf, len);
+    if (lands_) (void)base()->Write(offset, buf, len);
     return Status::IoError("injected write error");
   }
   Status Flush() override {
-    return Fails() ? Status::IoError("injected flush error") : base_->Flush();
+    return Fails() ? Status::IoError("injected flush error") : base()->Flush();
   }
-  uint64_t Size() const override { return base_->Size(); }
 
  private:
   bool Fails() {
@@ -91,37 +94,32 @@ class FailingCallsDevice : public BlockDevice {
     injected_ += fail;
     return fail;
   }
-  std::shared_ptr<BlockDevice> base_;
   uint64_t calls_ = 0, first_ = 0, end_ = 0, injected_ = 0;
   bool lands_ = false, armed_ = false;
 };
 
 // Counts the calls that pass through it; owns its base.
-class CountingDevice : public BlockDevice {
+class CountingDevice : public ForwardingDevice {
  public:
   explicit CountingDevice(std::unique_ptr<BlockDevice> base)
-      : base_(std::move(base)) {}
+      : ForwardingDevice(std::move(base)) {}
   Status Read(uint64_t offset, void* buf, size_t len) override {
     reads.fetch_add(1);
-    return base_->Read(offset, buf, len);
+    return base()->Read(offset, buf, len);
   }
   Status Write(uint64_t offset, const void* buf, size_t len) override {
     writes.fetch_add(1);
-    return base_->Write(offset, buf, len);
+    return base()->Write(offset, buf, len);
   }
   Status Flush() override {
     flushes.fetch_add(1);
-    return base_->Flush();
+    return base()->Flush();
   }
-  uint64_t Size() const override { return base_->Size(); }
   void Reset() { reads = 0, writes = 0, flushes = 0; }
 
   std::atomic<uint64_t> reads{0};
   std::atomic<uint64_t> writes{0};
   std::atomic<uint64_t> flushes{0};
-
- private:
-  std::unique_ptr<BlockDevice> base_;
 };
 
 // A device that takes only what O_DIRECT takes: offset, length and buffer
@@ -129,24 +127,22 @@ class CountingDevice : public BlockDevice {
 // in `rejected`). It records the last buffer it was handed, to show
 // pass-through. Each call is atomic, as a disk writes a request as a unit.
 // Owns its base (by default a new zero-filled memory device).
-class StrictAlignmentDevice : public BlockDevice {
+class StrictAlignmentDevice : public ForwardingDevice {
  public:
   StrictAlignmentDevice(uint64_t size, uint32_t alignment)
       : StrictAlignmentDevice(NewMemoryDevice(size), alignment) {}
   StrictAlignmentDevice(std::unique_ptr<BlockDevice> base, uint32_t alignment)
-      : base_(std::move(base)), alignment_(alignment) {}
+      : ForwardingDevice(std::move(base)), alignment_(alignment) {}
   Status Read(uint64_t offset, void* buf, size_t len) override {
     REMAPFS_RETURN_IF_ERROR(Check(offset, buf, len));
     std::lock_guard<std::mutex> lock(mu_);
-    return base_->Read(offset, buf, len);
+    return base()->Read(offset, buf, len);
   }
   Status Write(uint64_t offset, const void* buf, size_t len) override {
     REMAPFS_RETURN_IF_ERROR(Check(offset, buf, len));
     std::lock_guard<std::mutex> lock(mu_);
-    return base_->Write(offset, buf, len);
+    return base()->Write(offset, buf, len);
   }
-  Status Flush() override { return base_->Flush(); }
-  uint64_t Size() const override { return base_->Size(); }
 
   std::atomic<const void*> last_buffer{nullptr};
   std::atomic<uint64_t> calls{0};
@@ -164,7 +160,6 @@ class StrictAlignmentDevice : public BlockDevice {
     return Status::Ok();
   }
   std::mutex mu_;
-  std::unique_ptr<BlockDevice> base_;
   const uint32_t alignment_;
 };
 

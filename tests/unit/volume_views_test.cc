@@ -25,9 +25,9 @@ constexpr auto kHangGuard = std::chrono::seconds(60);
 
 // Lets reads through while open; once closed, lets `free_reads` more
 // through and blocks every later read until Open().
-class GateDevice : public BlockDevice {
+class GateDevice : public ForwardingDevice {
  public:
-  explicit GateDevice(std::unique_ptr<BlockDevice> base) : base_(std::move(base)) {}
+  explicit GateDevice(std::unique_ptr<BlockDevice> base) : ForwardingDevice(std::move(base)) {}
 
   void Close(uint64_t free_reads) {
     std::lock_guard lock(mu_);
@@ -57,16 +57,10 @@ class GateDevice : public BlockDevice {
         --blocked_;
       }
     }
-    return base_->Read(offset, buf, len);
+    return base()->Read(offset, buf, len);
   }
-  Status Write(uint64_t offset, const void* buf, size_t len) override {
-    return base_->Write(offset, buf, len);
-  }
-  Status Flush() override { return base_->Flush(); }
-  uint64_t Size() const override { return base_->Size(); }
 
  private:
-  std::unique_ptr<BlockDevice> base_;
   std::mutex mu_;
   std::condition_variable changed_;
   bool open_ = true;
