@@ -47,8 +47,8 @@ void BenchAllocator() {
   for (uint64_t slots = 1 << 10; slots <= (1u << 22); slots <<= 4) {
     double ns = AllocatorNsPerOp(slots);
     if (base == 0) base = ns;
-    std::printf("  slots %8llu: %7.1f ns/op  ratio %.2f\n",
-                static_cast<unsigned long long>(slots), ns, ns / base);
+    std::printf("  slots %8llu: %7.1f ns/op  ratio %.2f\n", static_cast<unsigned long long>(slots),
+                ns, ns / base);
   }
 }
 
@@ -59,7 +59,8 @@ double IoNsPerOp(BlockDevice& dev, uint64_t size, bool write) {
   auto start = Clock::now();
   for (uint64_t i = 0; i < ops; ++i) {
     uint64_t off = (rng() % (size / 4096)) * 4096;
-    Status st = write ? dev.Write(off, buf.data(), buf.size()) : dev.Read(off, buf.data(), buf.size());
+    Status st = write ? dev.Write(off, buf.data(), buf.size())
+                      : dev.Read(off, buf.data(), buf.size());
     if (!st.ok()) std::abort();
   }
   return NsPerOp(start, ops);

@@ -5,8 +5,7 @@
 namespace remapfs::cli {
 namespace {
 
-const OptionSpec* FindSpec(const std::vector<OptionSpec>& specs,
-                           std::string_view name) {
+const OptionSpec* FindSpec(const std::vector<OptionSpec>& specs, std::string_view name) {
   static constexpr OptionSpec kHelp{"--help", false, true};
   if (name == kHelp.name) return &kHelp;
   auto it = std::find_if(specs.begin(), specs.end(),
@@ -42,9 +41,8 @@ std::vector<std::string> ParsedArgs::Values(std::string_view name) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-bool ParseArgs(const std::vector<std::string>& args,
-               const std::vector<OptionSpec>& specs, ParsedArgs* out,
-               std::string* error) {
+bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs,
+               ParsedArgs* out, std::string* error) {
   bool options_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];

@@ -31,16 +31,14 @@ class ParsedArgs {
   std::vector<std::string> Values(std::string_view name) const;
 
  private:
-  friend bool ParseArgs(const std::vector<std::string>&,
-                        const std::vector<OptionSpec>&, ParsedArgs*,
-                        std::string*);
+  friend bool ParseArgs(const std::vector<std::string>&, const std::vector<OptionSpec>&,
+                        ParsedArgs*, std::string*);
   std::map<std::string, std::vector<std::string>> values_;
 };
 
 // False with `error` set ("unknown option '--x'", "option '--name' needs a
 // value", ...). `--help` is always accepted as a flag.
-bool ParseArgs(const std::vector<std::string>& args,
-               const std::vector<OptionSpec>& specs, ParsedArgs* out,
-               std::string* error);
+bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs,
+               ParsedArgs* out, std::string* error);
 
 }  // namespace remapfs::cli

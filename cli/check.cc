@@ -34,11 +34,9 @@ struct CheckRequest {
   bool json = false;
 };
 
-const CommandSpec kCommand{
-    kCmd, kUsage, {{"--main", true}, {"--repair"}, {"--json"}}, {"SPARE"}};
+const CommandSpec kCommand{kCmd, kUsage, {{"--main", true}, {"--repair"}, {"--json"}}, {"SPARE"}};
 
-std::optional<int> ParseRequest(const std::vector<std::string>& args,
-                                CheckRequest* req) {
+std::optional<int> ParseRequest(const std::vector<std::string>& args, CheckRequest* req) {
   ParsedArgs parsed;
   if (auto code = ParseCommandLine(kCommand, args, &parsed)) return code;
   req->spare_path = parsed.positionals[0];
@@ -90,8 +88,7 @@ int ReportUnrecoverable(const CheckRequest& req, const std::string& reason) {
   return Fail(kCmd, reason, kExitProblemsLeft);
 }
 
-void PrintText(const CheckRequest& req, const MetadataStore& store,
-               const CheckResult& result) {
+void PrintText(const CheckRequest& req, const MetadataStore& store, const CheckResult& result) {
   for (const Finding& f : result.findings) {
     fmt::print("{}: {}\n", f.repaired ? "repaired" : "problem", f.message);
   }
@@ -99,14 +96,12 @@ void PrintText(const CheckRequest& req, const MetadataStore& store,
   for (const Finding& f : result.findings) left += f.repaired ? 0 : 1;
   fmt::print("{}: {}; {} problem(s) left, {} repaired; {}/{} metadata copies "
              "valid at sequence {}; {} remapped, {} pending\n",
-             req.spare_path, Verdict(result.ExitCode()), left,
-             result.findings.size() - left, store.valid_copies(),
-             store.copy_reports().size(), store.sequence(), result.remapped,
+             req.spare_path, Verdict(result.ExitCode()), left, result.findings.size() - left,
+             store.valid_copies(), store.copy_reports().size(), store.sequence(), result.remapped,
              result.pending);
 }
 
-void PrintJson(const CheckRequest& req, const MetadataStore& store,
-               const CheckResult& result) {
+void PrintJson(const CheckRequest& req, const MetadataStore& store, const CheckResult& result) {
   std::vector<std::string> findings;
   for (const Finding& f : result.findings) findings.push_back(FindingJson(f.repaired, f.message));
   fmt::print("{}\n", JsonHead(req, result.ExitCode())

@@ -20,23 +20,20 @@ std::string MissingOperands(const std::vector<std::string_view>& names) {
 
 }  // namespace
 
-std::optional<int> ParseCommandLine(const CommandSpec& spec,
-                                    const std::vector<std::string>& args,
+std::optional<int> ParseCommandLine(const CommandSpec& spec, const std::vector<std::string>& args,
                                     ParsedArgs* out) {
   std::string error;
   if (!ParseArgs(args, spec.options, out, &error)) return UsageError(spec.name, error);
   return CheckHelpAndOperands(spec, *out);
 }
 
-std::optional<int> CheckHelpAndOperands(const CommandSpec& spec,
-                                        const ParsedArgs& parsed) {
+std::optional<int> CheckHelpAndOperands(const CommandSpec& spec, const ParsedArgs& parsed) {
   if (parsed.Has("--help")) return PrintHelp(spec.usage);
   const size_t given = parsed.positionals.size();
   if (given == spec.operands.size()) return std::nullopt;
   if (!spec.operand_error.empty()) return UsageError(spec.name, spec.operand_error);
-  return UsageError(spec.name, given < spec.operands.size()
-                                   ? MissingOperands(spec.operands)
-                                   : "too many arguments");
+  return UsageError(spec.name, given < spec.operands.size() ? MissingOperands(spec.operands)
+                                                            : "too many arguments");
 }
 
 int PrintHelp(std::string_view text) {
@@ -45,8 +42,7 @@ int PrintHelp(std::string_view text) {
 }
 
 int UsageError(std::string_view cmd, std::string_view message) {
-  fmt::print(stderr, "remapfs {}: {}\nTry 'remapfs {} --help'.\n", cmd,
-             message, cmd);
+  fmt::print(stderr, "remapfs {}: {}\nTry 'remapfs {} --help'.\n", cmd, message, cmd);
   return kExitUsage;
 }
 

@@ -21,9 +21,9 @@ inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
 struct CommandSpec {
-  std::string_view name;             // "resize-spare": "remapfs resize-spare: ..."
-  std::string_view usage;            // the --help text
-  std::vector<OptionSpec> options;   // --help is always accepted
+  std::string_view name;                   // "resize-spare": "remapfs resize-spare: ..."
+  std::string_view usage;                  // the --help text
+  std::vector<OptionSpec> options;         // --help is always accepted
   std::vector<std::string_view> operands;  // exactly these, in order: "MAIN", "SPARE"
   // The usage error for a wrong number of operands. Empty: "MAIN and SPARE
   // are required" when too few, "too many arguments" when too many.
@@ -33,15 +33,13 @@ struct CommandSpec {
 // Parses `args` against `spec`'s options, then CheckHelpAndOperands. Returns
 // nullopt with `out` filled when the command goes on; otherwise the exit
 // code, with the help or the usage error already printed.
-std::optional<int> ParseCommandLine(const CommandSpec& spec,
-                                    const std::vector<std::string>& args,
+std::optional<int> ParseCommandLine(const CommandSpec& spec, const std::vector<std::string>& args,
                                     ParsedArgs* out);
 
 // The second half of ParseCommandLine, for a command that parses its
 // options itself (mount rewrites the -o lists of fstab): --help prints the
 // usage and returns 0; a wrong number of operands is a usage error (2).
-std::optional<int> CheckHelpAndOperands(const CommandSpec& spec,
-                                        const ParsedArgs& parsed);
+std::optional<int> CheckHelpAndOperands(const CommandSpec& spec, const ParsedArgs& parsed);
 
 // Prints a command's --help text on stdout; returns 0.
 int PrintHelp(std::string_view text);

@@ -16,8 +16,7 @@
 
 namespace remapfs::cli {
 
-Status FileLock::Acquire(const std::string& path, bool exclusive,
-                         std::unique_ptr<FileLock>* out) {
+Status FileLock::Acquire(const std::string& path, bool exclusive, std::unique_ptr<FileLock>* out) {
   int fd = -1;
   REMAPFS_RETURN_IF_ERROR(OpenStorageFile(path, O_RDONLY, &fd));
   if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
@@ -34,11 +33,11 @@ Status FileLock::Acquire(const std::string& path, bool exclusive,
 
 FileLock::~FileLock() { close(fd_); }
 
-std::string DescribeOpenError(std::string_view role, const std::string& path,
-                              const Status& st) {
+std::string DescribeOpenError(std::string_view role, const std::string& path, const Status& st) {
   if (st.code() == Status::Code::kBusy) {
     return fmt::format("{} '{}' is in use by another remapfs process "
-                       "(unmount it first)", role, path);
+                       "(unmount it first)",
+                       role, path);
   }
   // OpenStorageFile's messages start with the quoted path.
   if (st.message().rfind("'" + path + "'", 0) == 0) {
@@ -57,22 +56,20 @@ Status DeviceSize(const std::string& path, uint64_t* bytes) {
   return Status::Ok();
 }
 
-std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
-                                  const Status& st) {
+std::string DescribeMetadataError(const std::string& path, BlockDevice* device, const Status& st) {
   if (!MetadataStore::LooksFormatted(device)) {
     return fmt::format("'{}' is not a remapfs spare (no metadata copy found; "
-                       "create one with 'remapfs format')", path);
+                       "create one with 'remapfs format')",
+                       path);
   }
   if (st.IsCorruption()) {
-    return fmt::format("'{}' has no valid metadata copy: {}", path,
-                       st.message());
+    return fmt::format("'{}' has no valid metadata copy: {}", path, st.message());
   }
-  return fmt::format("cannot load the metadata of '{}': {}", path,
-                     st.message());
+  return fmt::format("cannot load the metadata of '{}': {}", path, st.message());
 }
 
-Status OpenOfflineSpare(const std::string& path, bool repair,
-                        OfflineSpare* out, std::string* message) {
+Status OpenOfflineSpare(const std::string& path, bool repair, OfflineSpare* out,
+                        std::string* message) {
   Status st = FileLock::Acquire(path, /*exclusive=*/repair, &out->lock);
   if (!st.ok()) {
     *message = DescribeOpenError("SPARE", path, st);
@@ -107,8 +104,7 @@ Status OpenLockedDevice(std::string_view role, const std::string& path,
 
 }  // namespace
 
-Status OpenOfflineVolume(const std::string& main_path,
-                         const std::string& spare_path,
+Status OpenOfflineVolume(const std::string& main_path, const std::string& spare_path,
                          std::unique_ptr<Volume>* out, std::string* message) {
   if (SameFile(main_path, spare_path)) {
     *message = "MAIN and SPARE are the same file";
@@ -137,8 +133,7 @@ Status OpenOfflineVolume(const std::string& main_path,
   return st;
 }
 
-std::optional<std::string> ParseBlockSizeOption(const ParsedArgs& parsed,
-                                                BadBlockFormat format,
+std::optional<std::string> ParseBlockSizeOption(const ParsedArgs& parsed, BadBlockFormat format,
                                                 uint32_t* block_size) {
   auto value = parsed.Value("--block-size");
   if (!value) return std::nullopt;

@@ -26,8 +26,7 @@ class FileLock {
  public:
   // Busy when another process holds a conflicting lock; NotFound / IoError
   // naming `path` when it cannot be opened.
-  static Status Acquire(const std::string& path, bool exclusive,
-                        std::unique_ptr<FileLock>* out);
+  static Status Acquire(const std::string& path, bool exclusive, std::unique_ptr<FileLock>* out);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
@@ -49,34 +48,30 @@ struct OfflineSpare {
 // device writable and stale or corrupt copies are rewritten. On failure,
 // `message` says what is wrong in user terms (in use, not a remapfs spare,
 // no valid copy, ...).
-Status OpenOfflineSpare(const std::string& path, bool repair,
-                        OfflineSpare* out, std::string* message);
+Status OpenOfflineSpare(const std::string& path, bool repair, OfflineSpare* out,
+                        std::string* message);
 
 // MAIN and SPARE opened for an offline change (mark): both writable, each
 // under the exclusive lock a mount takes (so neither may be mounted), the
 // spare's metadata checked to belong to MAIN. On failure, `message` says
 // what is wrong in user terms.
-Status OpenOfflineVolume(const std::string& main_path,
-                         const std::string& spare_path,
+Status OpenOfflineVolume(const std::string& main_path, const std::string& spare_path,
                          std::unique_ptr<Volume>* out, std::string* message);
 
 // --block-size of `mark` and `info --export`: only with the badblocks
 // format; a power of two from 512 to 1 MiB (K/M suffixes allowed). Leaves
 // `block_size` alone when absent; returns the usage error, if any.
-std::optional<std::string> ParseBlockSizeOption(const ParsedArgs& parsed,
-                                                BadBlockFormat format,
+std::optional<std::string> ParseBlockSizeOption(const ParsedArgs& parsed, BadBlockFormat format,
                                                 uint32_t* block_size);
 
 // The user-facing reason MetadataStore::Open failed on `device` (at `path`):
 // not a remapfs spare, no valid copy, or the core's own message.
-std::string DescribeMetadataError(const std::string& path, BlockDevice* device,
-                                  const Status& st);
+std::string DescribeMetadataError(const std::string& path, BlockDevice* device, const Status& st);
 
 // Why MAIN or SPARE (`role`) at `path` could not be opened or locked, in
 // user terms: "SPARE 'x' is a FIFO, not a regular file or block device",
 // "MAIN 'x' is in use by another remapfs process (unmount it first)".
-std::string DescribeOpenError(std::string_view role, const std::string& path,
-                              const Status& st);
+std::string DescribeOpenError(std::string_view role, const std::string& path, const Status& st);
 
 // The size of a file or block device, opened read-only without a lock.
 Status DeviceSize(const std::string& path, uint64_t* bytes);

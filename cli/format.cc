@@ -45,13 +45,13 @@ Options:
 )";
 
 const CommandSpec kCommand{
-    kCmd, kUsage,
+    kCmd,
+    kUsage,
     {{"--spare-size", true}, {"--sector-size", true}, {"--strategy", true}, {"--force"}},
     {"MAIN", "SPARE"}};
 
 // An exit code when the command must stop here (help or usage error).
-std::optional<int> ParseRequest(const std::vector<std::string>& args,
-                                FormatRequest* req) {
+std::optional<int> ParseRequest(const std::vector<std::string>& args, FormatRequest* req) {
   ParsedArgs parsed;
   if (auto code = ParseCommandLine(kCommand, args, &parsed)) return code;
   req->main_path = parsed.positionals[0];
@@ -66,7 +66,8 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   if (auto v = parsed.Value("--strategy")) {
     if (!ParseStrategy(*v, &req->strategy)) {
       return UsageError(kCmd, "--strategy must be auto, geometric, linear or "
-                              "minimal, not '" + *v + "'");
+                              "minimal, not '" +
+                                  *v + "'");
     }
   }
   if (auto v = parsed.Value("--spare-size")) {
@@ -79,8 +80,7 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
 }
 
 // Fails with a user message; nothing has been changed yet.
-std::optional<std::string> CheckMain(const FormatRequest& req,
-                                     FormatPlan* plan) {
+std::optional<std::string> CheckMain(const FormatRequest& req, FormatPlan* plan) {
   Status st = FileLock::Acquire(req.main_path, false, &plan->main_lock);
   if (!st.ok()) return DescribeOpenError("MAIN", req.main_path, st);
   uint64_t bytes = 0;
@@ -89,7 +89,8 @@ std::optional<std::string> CheckMain(const FormatRequest& req,
   if (bytes == 0) return "MAIN '" + req.main_path + "' is empty";
   if (bytes % req.sector_size != 0) {
     return fmt::format("MAIN size {} bytes is not a multiple of the sector "
-                       "size {}", bytes, req.sector_size);
+                       "size {}",
+                       bytes, req.sector_size);
   }
   plan->geometry.sector_size = req.sector_size;
   plan->geometry.main_sectors = bytes / req.sector_size;
@@ -111,19 +112,16 @@ Status WriteMetadata(const FormatRequest& req, const FormatPlan& plan) {
 void PrintSummary(const FormatRequest& req, const FormatPlan& plan) {
   const Geometry& g = plan.geometry;
   const Placement& p = g.placement;
-  fmt::print("formatted SPARE '{}' for MAIN '{}'\n", req.spare_path,
-             req.main_path);
+  fmt::print("formatted SPARE '{}' for MAIN '{}'\n", req.spare_path, req.main_path);
   fmt::print("  sector size      {}\n", g.sector_size);
-  fmt::print("  main             {} sectors ({})\n", g.main_sectors,
-             HumanBytes(g.main_bytes()));
+  fmt::print("  main             {} sectors ({})\n", g.main_sectors, HumanBytes(g.main_bytes()));
   fmt::print("  spare            {} sectors ({})\n", g.spare_sectors,
              HumanBytes(g.spare_sectors * g.sector_size));
   fmt::print("  strategy         {}\n", StrategyName(p.strategy));
-  fmt::print("  metadata copies  {} x {} sectors at {}\n", p.copy_starts.size(),
-             p.copy_sectors, fmt::join(p.copy_starts, ", "));
+  fmt::print("  metadata copies  {} x {} sectors at {}\n", p.copy_starts.size(), p.copy_sectors,
+             fmt::join(p.copy_starts, ", "));
   fmt::print("  spare capacity   {} sectors\n", g.spare_capacity());
-  fmt::print("  host space       {} ({})\n", HumanBytes(plan.spare_target),
-             plan.allocation);
+  fmt::print("  host space       {} ({})\n", HumanBytes(plan.spare_target), plan.allocation);
   if (plan.spare_exists && !plan.spare_known_zero) {
     fmt::print("  earlier content  zeroed (--force)\n");
   }

@@ -21,8 +21,7 @@
 namespace remapfs::cli {
 namespace {
 
-std::optional<std::string> CheckExistingSpare(const FormatRequest& req,
-                                              const struct stat& st,
+std::optional<std::string> CheckExistingSpare(const FormatRequest& req, const struct stat& st,
                                               FormatPlan* plan) {
   if (SameFile(req.main_path, req.spare_path)) {
     return "MAIN and SPARE are the same file";
@@ -39,24 +38,23 @@ std::optional<std::string> CheckExistingSpare(const FormatRequest& req,
   if (plan->spare_target < plan->spare_current) {
     return fmt::format("SPARE '{}' is {} bytes; format never shrinks a file, "
                        "so --spare-size {} is refused (use a new file, or "
-                       "resize-spare once it is formatted)", req.spare_path,
-                       plan->spare_current, plan->spare_target);
+                       "resize-spare once it is formatted)",
+                       req.spare_path, plan->spare_current, plan->spare_target);
   }
   return std::nullopt;
 }
 
-std::optional<std::string> CheckGeometry(const FormatRequest& req,
-                                         FormatPlan* plan) {
+std::optional<std::string> CheckGeometry(const FormatRequest& req, FormatPlan* plan) {
   const uint32_t ss = req.sector_size;
   if (plan->spare_target % ss != 0) {
     return fmt::format("{} {} bytes is not a multiple of the sector size {}",
-                       req.spare_size ? "--spare-size" : "SPARE size",
-                       plan->spare_target, ss);
+                       req.spare_size ? "--spare-size" : "SPARE size", plan->spare_target, ss);
   }
   const uint64_t sectors = plan->spare_target / ss;
   if (sectors < format::kMinSpareSectors) {
     return fmt::format("SPARE is too small: {} sectors, at least {} needed "
-                       "({})", sectors, format::kMinSpareSectors,
+                       "({})",
+                       sectors, format::kMinSpareSectors,
                        HumanBytes(format::kMinSpareSectors * ss));
   }
   plan->geometry.spare_sectors = sectors;
@@ -67,8 +65,7 @@ std::optional<std::string> CheckGeometry(const FormatRequest& req,
 
 // Without --force, an existing SPARE must hold nothing: no remapfs spare
 // (today's message), no signature libblkid knows, not one non-zero byte.
-std::optional<std::string> CheckSpareContent(const FormatRequest& req,
-                                             FormatPlan* plan) {
+std::optional<std::string> CheckSpareContent(const FormatRequest& req, FormatPlan* plan) {
   plan->spare_known_zero = plan->spare_current == 0;
   if (plan->spare_known_zero || req.force) return std::nullopt;
   FileDeviceOptions options;
@@ -94,8 +91,7 @@ std::optional<std::string> CheckSpareContent(const FormatRequest& req,
 
 }  // namespace
 
-std::optional<std::string> CheckSpare(const FormatRequest& req,
-                                      FormatPlan* plan) {
+std::optional<std::string> CheckSpare(const FormatRequest& req, FormatPlan* plan) {
   struct stat st {};
   plan->spare_exists = stat(req.spare_path.c_str(), &st) == 0;
   if (plan->spare_exists) {
@@ -103,8 +99,7 @@ std::optional<std::string> CheckSpare(const FormatRequest& req,
   } else if (errno != ENOENT) {
     return "SPARE '" + req.spare_path + "' cannot be examined: " + strerror(errno);
   } else if (!req.spare_size) {
-    return "SPARE '" + req.spare_path +
-           "' does not exist; give --spare-size to create it";
+    return "SPARE '" + req.spare_path + "' does not exist; give --spare-size to create it";
   } else {
     plan->spare_target = *req.spare_size;
   }

@@ -60,10 +60,11 @@ void PrintText(const std::string& path, const MetadataStore& store) {
   SlotTally tally = CountSlots(store);
   fmt::print("spare: {}\nvolume_id: {}\nformat_version: {}\n", path, VolumeIdHex(store),
              store.loaded_version());
-  fmt::print("main_path: {}\nmain_identity: {}\n", store.main().path.empty() ? "-" : store.main().path,
+  fmt::print("main_path: {}\nmain_identity: {}\n",
+             store.main().path.empty() ? "-" : store.main().path,
              store.main().id.empty() ? "-" : store.main().id);
-  fmt::print("sector_size: {}\nmain_sectors: {}\nspare_sectors: {}\n",
-             g.sector_size, g.main_sectors, g.spare_sectors);
+  fmt::print("sector_size: {}\nmain_sectors: {}\nspare_sectors: {}\n", g.sector_size,
+             g.main_sectors, g.spare_sectors);
   fmt::print("strategy: {}\nmetadata_copies: {}\nmetadata_valid_copies: {}\n",
              StrategyName(g.placement.strategy), g.placement.copy_starts.size(),
              store.valid_copies());
@@ -73,14 +74,13 @@ void PrintText(const std::string& path, const MetadataStore& store) {
   for (size_t i = 0; i < reports.size(); ++i) {
     const CopyReport& r = reports[i];
     fmt::print("copy {}: sectors {}-{} {} sequence {}{}\n", i, r.start,
-               r.start + g.placement.copy_sectors - 1, CopyStateName(r.state),
-               r.sequence, r.problem.empty() ? "" : " (" + r.problem + ")");
+               r.start + g.placement.copy_sectors - 1, CopyStateName(r.state), r.sequence,
+               r.problem.empty() ? "" : " (" + r.problem + ")");
   }
-  fmt::print("reserved_sectors: {}\nspare_capacity: {}\n",
-             store.reservations().reserved_sectors(), g.spare_capacity());
-  fmt::print("spare_used: {}\nspare_free: {}\nremapped: {}\npending: {}\n",
-             tally.used, store.slot_count() - tally.used,
-             tally.used - tally.pending, tally.pending);
+  fmt::print("reserved_sectors: {}\nspare_capacity: {}\n", store.reservations().reserved_sectors(),
+             g.spare_capacity());
+  fmt::print("spare_used: {}\nspare_free: {}\nremapped: {}\npending: {}\n", tally.used,
+             store.slot_count() - tally.used, tally.used - tally.pending, tally.pending);
   fmt::print("reservations:\n");
   for (const Extent& e : store.reservations().extents()) {
     fmt::print("  {} {} {}\n", e.first, e.last, e.what);
@@ -127,9 +127,10 @@ Status RemappedRanges(const MetadataStore& store, std::vector<SectorRange>* out)
     SlotEntry e = store.slot(i);
     if (!e.used) continue;
     if (e.main_sector >= store.geometry().main_sectors) {
-      return Status::Corruption(fmt::format(
-          "the remap table names main sector {}, outside MAIN; run "
-          "'remapfs check --repair'", e.main_sector));
+      return Status::Corruption(
+          fmt::format("the remap table names main sector {}, outside MAIN; run "
+                      "'remapfs check --repair'",
+                      e.main_sector));
     }
     out->push_back({e.main_sector, e.main_sector});
   }
@@ -141,14 +142,13 @@ int Export(const MetadataStore& store, BadBlockFormat format, uint32_t block_siz
   const Geometry& g = store.geometry();
   std::vector<SectorRange> ranges;
   if (Status st = RemappedRanges(store, &ranges); !st.ok()) return Fail(kCmd, st.message());
-  const std::string text =
-      FormatBadBlockList(format, ranges, block_size, g.sector_size, g.main_sectors);
+  const std::string text = FormatBadBlockList(format, ranges, block_size, g.sector_size,
+                                              g.main_sectors);
   fmt::print("{}", text);
   // Whole blocks can cover sectors that are not remapped: say so, since a
   // `mark` of this list would remap those too.
   std::vector<SectorRange> reread;
-  if (ParseBadBlockList(format, text, block_size, g.sector_size, g.main_sectors, &reread)
-          .ok() &&
+  if (ParseBadBlockList(format, text, block_size, g.sector_size, g.main_sectors, &reread).ok() &&
       reread != ranges) {
     fmt::print(stderr,
                "remapfs info: note: {}-byte blocks are larger than the {}-byte "

@@ -1,4 +1,5 @@
-// remapfs: command dispatch. Each subcommand lives in <name>.cc (mount: mount.cc, resize-spare: resize_spare.cc).
+// remapfs: command dispatch. Each subcommand lives in <name>.cc (mount: mount.cc, resize-spare:
+// resize_spare.cc).
 #include <cstring>
 #include <string>
 #include <vector>
@@ -42,8 +43,7 @@ Unmount with 'fusermount3 -u MOUNTPOINT'.
 // mount.fuse3 runs `remapfs SOURCE MOUNTPOINT -o OPTS` with SOURCE the
 // fstab device field, here "MAIN,SPARE" (split at the first comma).
 bool IsMountHelperForm(const std::vector<std::string>& args) {
-  return args.size() >= 2 && args[0].find(',') != std::string::npos &&
-         args[0].find(',') > 0;
+  return args.size() >= 2 && args[0].find(',') != std::string::npos && args[0].find(',') > 0;
 }
 
 std::vector<std::string> MountHelperArgs(std::vector<std::string> args) {
@@ -80,8 +80,7 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (cmd == "resize-spare") return RunResizeSpare(rest);
   if (cmd == "mark") return RunMark(rest);
   if (IsMountHelperForm(argv)) return RunMount(MountHelperArgs(argv));
-  fmt::print(stderr,
-             "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);
+  fmt::print(stderr, "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);
   return kExitUsage;
 }
 

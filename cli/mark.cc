@@ -18,7 +18,8 @@ namespace remapfs::cli {
 namespace {
 
 constexpr std::string_view kCmd = "mark";
-constexpr const char* kUsage = R"(Usage: remapfs mark MAIN SPARE --format FORMAT [--block-size N] FILE
+constexpr const char* kUsage =
+    R"(Usage: remapfs mark MAIN SPARE --format FORMAT [--block-size N] FILE
 
 Imports a bad-block list offline: every sector it names is remapped in one
 metadata commit, its current content copied from MAIN (a sector MAIN cannot
@@ -77,8 +78,7 @@ Status ReadListFile(const std::string& path, std::string* text) {
   return st;
 }
 
-std::optional<int> ParseRequest(const std::vector<std::string>& args,
-                                MarkRequest* req) {
+std::optional<int> ParseRequest(const std::vector<std::string>& args, MarkRequest* req) {
   ParsedArgs parsed;
   if (auto code = ParseCommandLine(kCommand, args, &parsed)) return code;
   req->main_path = parsed.positionals[0];
@@ -118,8 +118,8 @@ int RunMark(const std::vector<std::string>& args) {
   const Geometry& g = volume->geometry();
   std::vector<SectorRange> ranges;
   const std::string list_name = req.list_path == "-" ? "standard input" : req.list_path;
-  if (Status st = ParseBadBlockList(req.format, text, req.block_size, g.sector_size,
-                                    g.main_sectors, &ranges);
+  if (Status st = ParseBadBlockList(req.format, text, req.block_size, g.sector_size, g.main_sectors,
+                                    &ranges);
       !st.ok()) {
     return Fail(kCmd, fmt::format("{}: {}; nothing was changed", list_name, st.message()));
   }

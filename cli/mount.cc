@@ -132,22 +132,28 @@ std::optional<std::string> ParseTuning(const ParsedArgs& parsed, MountRequest* r
   return std::nullopt;
 }
 
-const CommandSpec kCommand{
-    kCmd, kUsage,
-    {{"-f"}, {"-o", true, true}, {"--name", true}, {"--log-level", true},
-     {"--log-file", true}, {"--direct-io", true}, {"--read-retries", true},
-     {"--scrub-rate", true}, {"--error-recovery-time", true}, {"--rebind"}},
-    {"MAIN", "SPARE", "MOUNTPOINT"}};
+const CommandSpec kCommand{kCmd,
+                           kUsage,
+                           {{"-f"},
+                            {"-o", true, true},
+                            {"--name", true},
+                            {"--log-level", true},
+                            {"--log-file", true},
+                            {"--direct-io", true},
+                            {"--read-retries", true},
+                            {"--scrub-rate", true},
+                            {"--error-recovery-time", true},
+                            {"--rebind"}},
+                           {"MAIN", "SPARE", "MOUNTPOINT"}};
 
 // Parses `args`, with remapfs's own options inside -o lists (fstab) turned
 // into their `--` forms first, so both forms share validation and messages.
-std::optional<int> ParseMountArgs(const std::vector<std::string>& args,
-                                  ParsedArgs* parsed, MountRequest* req) {
+std::optional<int> ParseMountArgs(const std::vector<std::string>& args, ParsedArgs* parsed,
+                                  MountRequest* req) {
   std::string error;
   if (!ParseArgs(args, kCommand.options, parsed, &error)) return UsageError(kCmd, error);
   SplitMountOptions split;
-  if (auto err = SplitFuseOptions(parsed->Values("-o"), &split))
-    return UsageError(kCmd, *err);
+  if (auto err = SplitFuseOptions(parsed->Values("-o"), &split)) return UsageError(kCmd, *err);
   req->fuse_options = std::move(split.fuse_options);
   if (split.cli_args.empty()) return std::nullopt;
   // In front, so that a `--` among the arguments cannot make them positional.
@@ -161,8 +167,7 @@ std::optional<int> ParseMountArgs(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
-std::optional<int> ParseRequest(const std::vector<std::string>& args,
-                                MountRequest* req) {
+std::optional<int> ParseRequest(const std::vector<std::string>& args, MountRequest* req) {
   ParsedArgs parsed;
   if (auto code = ParseMountArgs(args, &parsed, req)) return code;
   if (auto code = CheckHelpAndOperands(kCommand, parsed)) return code;
@@ -172,18 +177,17 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
   req->foreground = parsed.Has("-f");
   req->stack.volume.rebind = parsed.Has("--rebind");
   req->log_file = parsed.Value("--log-file").value_or("");
-  if (auto level = parsed.Value("--log-level");
-      level && !ParseLogLevel(*level, &req->log_level)) {
+  if (auto level = parsed.Value("--log-level"); level && !ParseLogLevel(*level, &req->log_level)) {
     return UsageError(kCmd, "--log-level must be trace, debug, info, warn or "
-                            "error, not '" + *level + "'");
+                            "error, not '" +
+                                *level + "'");
   }
   if (auto mode = parsed.Value("--direct-io");
       mode && !ParseDirectIoMode(*mode, &req->stack.direct_io)) {
     return UsageError(kCmd, "--direct-io must be auto, on or off, not '" + *mode + "'");
   }
   if (auto err = ParseTuning(parsed, req)) return UsageError(kCmd, *err);
-  req->settings.disk_name =
-      parsed.Value("--name").value_or(Basename(req->stack.main_path));
+  req->settings.disk_name = parsed.Value("--name").value_or(Basename(req->stack.main_path));
   if (auto err = CheckDiskName(req->settings.disk_name)) {
     return UsageError(kCmd, *err);
   }
@@ -198,8 +202,7 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args,
 // they name its commands ("create one with 'remapfs format'") and are
 // shared with the offline subcommands (common.h); the core reports the
 // step, the Status and, for the metadata, the spare it opened.
-std::string DescribeStackFailure(const MountStackRequest& stack,
-                                 const MountStackFailure& failure) {
+std::string DescribeStackFailure(const MountStackRequest& stack, const MountStackFailure& failure) {
   const Status& st = failure.status;
   switch (failure.step) {
     case MountStackStep::kSameFile: return "MAIN and SPARE are the same file";
@@ -224,10 +227,10 @@ std::string EscapeOptionValue(const std::string& value) {
 }
 
 std::vector<std::string> FuseArgv(const MountRequest& req) {
-  std::vector<std::string> argv = {
-      "remapfs", "-o",
-      fmt::format("fsname=remapfs:{},subtype=remapfs,max_read={}",
-                  EscapeOptionValue(req.stack.main_path), fuse::kMaxRequestBytes)};
+  std::vector<std::string> argv = {"remapfs", "-o",
+                                   fmt::format("fsname=remapfs:{},subtype=remapfs,max_read={}",
+                                               EscapeOptionValue(req.stack.main_path),
+                                               fuse::kMaxRequestBytes)};
   for (const std::string& opt : req.fuse_options) {
     argv.push_back("-o");
     argv.push_back(opt);
@@ -244,8 +247,7 @@ int RunMount(const std::vector<std::string>& args) {
   char absolute[PATH_MAX];
   if (stat(req.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
       realpath(req.mountpoint.c_str(), absolute) == nullptr) {
-    return Fail(kCmd, "MOUNTPOINT '" + req.mountpoint +
-                          "' is not an existing directory");
+    return Fail(kCmd, "MOUNTPOINT '" + req.mountpoint + "' is not an existing directory");
   }
   // The daemon runs in /, and fusermount3 -u needs the path it mounted.
   req.mountpoint = absolute;

@@ -10,9 +10,8 @@ namespace remapfs::cli {
 namespace {
 
 bool AllDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isdigit(c) != 0;
-  });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
 // "1.5" seconds as 1500 ms; false for anything but digits with up to three
@@ -60,7 +59,7 @@ std::string Unescape(std::string_view value) {
 }
 
 struct OwnOption {
-  std::string_view key;  // in -o
+  std::string_view key;   // in -o
   std::string_view flag;  // the command-line form
 };
 
@@ -108,8 +107,7 @@ std::optional<std::string> SplitFuseOptions(const std::vector<std::string>& o_va
         continue;
       }
       if (eq == std::string::npos || eq + 1 == opt.size()) {
-        return fmt::format("-o {} needs a value ({}=VALUE, as {} VALUE)", key, key,
-                           own->flag);
+        return fmt::format("-o {} needs a value ({}=VALUE, as {} VALUE)", key, key, own->flag);
       }
       out->cli_args.emplace_back(own->flag);
       out->cli_args.push_back(Unescape(std::string_view(opt).substr(eq + 1)));

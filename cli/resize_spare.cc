@@ -36,8 +36,8 @@ Options:
   --help   show this help
 )";
 
-const CommandSpec kCommand{kCmd, kUsage, {}, {"MAIN", "SPARE", "NEW_SIZE"},
-                           "expected MAIN SPARE NEW_SIZE"};
+const CommandSpec kCommand{
+    kCmd, kUsage, {}, {"MAIN", "SPARE", "NEW_SIZE"}, "expected MAIN SPARE NEW_SIZE"};
 
 struct Request {
   std::string main, spare;
@@ -80,8 +80,7 @@ int Check(const Request& req, BlockDevice* spare, ResizeResult* plan) {
   if (req.new_bytes % ss != 0)
     return Fail(kCmd, fmt::format("NEW_SIZE {} is not a multiple of the sector size {}",
                                   req.new_bytes, ss));
-  if (Status st = PlanSpareResize(spare, req.new_bytes / ss, plan); !st.ok())
-    return Refuse(st);
+  if (Status st = PlanSpareResize(spare, req.new_bytes / ss, plan); !st.ok()) return Refuse(st);
   return kExitOk;
 }
 
@@ -94,7 +93,8 @@ int Resize(const Request& req) {
     return Fail(kCmd, DescribeOpenError("SPARE", req.spare, st));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(req.spare, ec))
-    return Fail(kCmd, "SPARE '" + req.spare + "' is not a regular file (only files can be resized)");
+    return Fail(kCmd,
+                "SPARE '" + req.spare + "' is not a regular file (only files can be resized)");
   std::unique_ptr<BlockDevice> spare;
   if (Status st = OpenSpare(req.spare, &spare); !st.ok()) return Refuse(st);
   ResizeResult plan;
@@ -113,8 +113,8 @@ int Resize(const Request& req) {
   if (Status st = ResizeSpare(spare.get(), req.new_bytes / plan.old_geometry.sector_size,
                               ShowProgress, &done);
       !st.ok())
-    return Fail(kCmd, "resize failed (the spare keeps a complete old or new geometry): " +
-                          st.ToString());
+    return Fail(kCmd,
+                "resize failed (the spare keeps a complete old or new geometry): " + st.ToString());
   spare.reset();
   if (req.new_bytes < old_bytes) {
     std::filesystem::resize_file(req.spare, req.new_bytes, ec);

@@ -41,8 +41,8 @@
 // (a pread of the file) therefore sees each byte either before or after a
 // write that covers it, never a reverted value. Locking reads would buy
 // nothing and cost the read path a round trip on the lock's mutex.
-#include "device_range.h"
 #include "remapfs/aligned_device.h"
+#include "device_range.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -88,14 +88,13 @@ Status AlignedDevice::Wrap(std::unique_ptr<BlockDevice> base, uint32_t alignment
   if (!base) return Status::InvalidArgument("aligned device: no base device");
   if (alignment < kMinAlignment || alignment > kMaxAlignment ||
       (alignment & (alignment - 1)) != 0) {
-    return Status::InvalidArgument("aligned device: alignment " +
-                                   std::to_string(alignment) +
+    return Status::InvalidArgument("aligned device: alignment " + std::to_string(alignment) +
                                    " is not a power of two from 512 to 65536");
   }
   if (base->Size() % alignment != 0) {
-    return Status::InvalidArgument(
-        "size " + std::to_string(base->Size()) + " is not a multiple of the " +
-        std::to_string(alignment) + "-byte block that direct I/O needs");
+    return Status::InvalidArgument("size " + std::to_string(base->Size()) +
+                                   " is not a multiple of the " + std::to_string(alignment) +
+                                   "-byte block that direct I/O needs");
   }
   out->reset(new AlignedDevice(std::move(base), alignment));
   return Status::Ok();
@@ -155,8 +154,7 @@ Status AlignedDevice::Write(uint64_t offset, const void* buf, size_t len) {
   return Status::Ok();
 }
 
-Status AlignedDevice::WritePartialBlock(uint64_t offset, const uint8_t* data,
-                                        size_t len) {
+Status AlignedDevice::WritePartialBlock(uint64_t offset, const uint8_t* data, size_t len) {
   uint8_t* bounce = BounceBuffer();
   if (bounce == nullptr) return NoBounceBuffer();
   const uint64_t block_start = offset / alignment_ * alignment_;
@@ -166,8 +164,7 @@ Status AlignedDevice::WritePartialBlock(uint64_t offset, const uint8_t* data,
   return base_->Write(block_start, bounce, alignment_);
 }
 
-Status AlignedDevice::WriteWholeBlocks(uint64_t offset, const uint8_t* data,
-                                       size_t len) {
+Status AlignedDevice::WriteWholeBlocks(uint64_t offset, const uint8_t* data, size_t len) {
   if (IsAligned(data)) {
     auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
     return base_->Write(offset, data, len);

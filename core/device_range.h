@@ -15,9 +15,9 @@ namespace remapfs {
 inline Status CheckDeviceRange(const char* op, uint64_t offset, size_t len, uint64_t size,
                                const std::string& what = "device") {
   if (len <= size && offset <= size - len) return Status::Ok();
-  return Status::InvalidArgument(std::string(op) + " of " + std::to_string(len) +
-                                 " bytes at " + std::to_string(offset) + " past the end of " +
-                                 what + " (" + std::to_string(size) + " bytes)");
+  return Status::InvalidArgument(std::string(op) + " of " + std::to_string(len) + " bytes at " +
+                                 std::to_string(offset) + " past the end of " + what + " (" +
+                                 std::to_string(size) + " bytes)");
 }
 
 }  // namespace remapfs

@@ -37,8 +37,7 @@ class FileDevice : public BlockDevice {
       if (n < 0) return Status::FromErrno(errno, "read " + At(path_, offset + done));
       // Size() said these bytes exist: a short file is an I/O error.
       if (n == 0) {
-        return Status::IoError("read " + At(path_, offset + done) +
-                               ": unexpected end of file");
+        return Status::IoError("read " + At(path_, offset + done) + ": unexpected end of file");
       }
       done += static_cast<size_t>(n);
     }
@@ -54,8 +53,7 @@ class FileDevice : public BlockDevice {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Status::FromErrno(errno, "write " + At(path_, offset + done));
       if (n == 0) {
-        return Status::IoError("write " + At(path_, offset + done) +
-                               ": device accepted no bytes");
+        return Status::IoError("write " + At(path_, offset + done) + ": device accepted no bytes");
       }
       done += static_cast<size_t>(n);
     }
@@ -153,8 +151,7 @@ Status DirectIoAlignment(int fd, const std::string& path, uint32_t* out) {
 }
 
 // Wraps a device opened with O_DIRECT so its users never see alignment rules.
-Status WrapForDirectIo(int fd, const std::string& path,
-                       std::unique_ptr<BlockDevice>* device) {
+Status WrapForDirectIo(int fd, const std::string& path, std::unique_ptr<BlockDevice>* device) {
   uint32_t alignment = 0;
   REMAPFS_RETURN_IF_ERROR(DirectIoAlignment(fd, path, &alignment));
   std::unique_ptr<AlignedDevice> aligned;
@@ -196,7 +193,8 @@ Status OpenStorageFile(const std::string& path, int flags, int* fd_out) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == EINVAL && (flags & O_DIRECT) != 0) {
-      return Status::InvalidArgument("'" + path + "': its filesystem does not "
+      return Status::InvalidArgument("'" + path +
+                                     "': its filesystem does not "
                                      "support direct I/O (O_DIRECT)");
     }
     return Status::FromErrno(errno, "'" + path + "' cannot be opened");

@@ -94,12 +94,13 @@ Status ScanForNonZero(int fd, const std::string& path, uint64_t bytes, std::stri
   std::vector<char> buf(kScanChunk);
   return ForEachRegion(fd, path, bytes, /*data=*/true,
                        [&](uint64_t begin, uint64_t end, bool* stop) {
-    uint64_t at = end;
-    REMAPFS_RETURN_IF_ERROR(FirstNonZero(fd, path, begin, end, &buf, &at));
-    if (at < end) *found = "data (a non-zero byte at offset " + std::to_string(at) + ")";
-    *stop = at < end;
-    return Status::Ok();
-  });
+                         uint64_t at = end;
+                         REMAPFS_RETURN_IF_ERROR(FirstNonZero(fd, path, begin, end, &buf, &at));
+                         if (at < end)
+                           *found = "data (a non-zero byte at offset " + std::to_string(at) + ")";
+                         *stop = at < end;
+                         return Status::Ok();
+                       });
 }
 
 }  // namespace

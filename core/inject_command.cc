@@ -40,25 +40,22 @@ Status ParseLatency(std::string_view rest, InjectCommand* cmd) {
   const char* end = rest.data() + rest.size();
   auto [ptr, ec] = std::from_chars(rest.data(), end, ms);
   if (rest.empty() || ec != std::errc() || ptr != end || ms > kMaxInjectLatencyMs) {
-    return Status::InvalidArgument(fmt::format(
-        "inject command 'latency' needs milliseconds from 0 to {}, not '{}'",
-        kMaxInjectLatencyMs, rest));
+    return Status::InvalidArgument(
+        fmt::format("inject command 'latency' needs milliseconds from 0 to {}, not '{}'",
+                    kMaxInjectLatencyMs, rest));
   }
   cmd->latency = std::chrono::milliseconds(ms);
   return Status::Ok();
 }
 
 // `line` has its comment stripped and is not blank.
-Status ParseLine(std::string_view line, uint64_t main_sectors,
-                 InjectCommand* cmd) {
+Status ParseLine(std::string_view line, uint64_t main_sectors, InjectCommand* cmd) {
   size_t word_end = line.find_first_of(kBlanks);
   std::string_view word = line.substr(0, word_end);
-  std::string_view rest =
-      word_end == std::string_view::npos ? "" : Trim(line.substr(word_end));
+  std::string_view rest = word_end == std::string_view::npos ? "" : Trim(line.substr(word_end));
   if (!ParseAction(word, cmd)) {
-    return Status::InvalidArgument(fmt::format(
-        "unknown inject command '{}' (want read, write, rw, clear or latency)",
-        word));
+    return Status::InvalidArgument(
+        fmt::format("unknown inject command '{}' (want read, write, rw, clear or latency)", word));
   }
   if (cmd->action == InjectCommand::Action::kLatency) return ParseLatency(rest, cmd);
   if (cmd->action == InjectCommand::Action::kClear && rest == "all") {
@@ -66,8 +63,7 @@ Status ParseLine(std::string_view line, uint64_t main_sectors,
     return Status::Ok();
   }
   if (rest.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("inject command '{}' needs SECTORS", word));
+    return Status::InvalidArgument(fmt::format("inject command '{}' needs SECTORS", word));
   }
   return ParseSectorList(rest, main_sectors, &cmd->ranges);
 }
@@ -97,8 +93,7 @@ Status ParseInjectCommands(std::string_view text, uint64_t main_sectors,
   return Status::Ok();
 }
 
-void ApplyInjectCommands(const std::vector<InjectCommand>& commands,
-                         FaultyDevice* device) {
+void ApplyInjectCommands(const std::vector<InjectCommand>& commands, FaultyDevice* device) {
   for (const InjectCommand& cmd : commands) {
     if (cmd.action == InjectCommand::Action::kClearAll) {
       device->ClearAllFaults();

@@ -83,13 +83,12 @@ Status BindingOfMain(const std::string& main_path, MainBinding* out) {
 bool SameFile(const std::string& a, const std::string& b) {
   struct stat sa {};
   struct stat sb {};
-  if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
-      sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) {
+  if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+      sa.st_ino == sb.st_ino) {
     return true;
   }
   char ra[PATH_MAX], rb[PATH_MAX];
-  return realpath(a.c_str(), ra) && realpath(b.c_str(), rb) &&
-         std::string(ra) == rb;
+  return realpath(a.c_str(), ra) && realpath(b.c_str(), rb) && std::string(ra) == rb;
 }
 
 }  // namespace remapfs

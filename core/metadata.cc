@@ -59,10 +59,8 @@ std::string_view CopyStateName(CopyState s) {
 MetadataStore::MetadataStore(BlockDevice* spare, Geometry geometry)
     : spare_(spare),
       geometry_(std::move(geometry)),
-      reservations_(ReservationSet::ForPlacement(geometry_.placement,
-                                                 geometry_.spare_sectors)),
-      table_sectors_(TableSectorsFor(geometry_.sector_size,
-                                     geometry_.spare_capacity())),
+      reservations_(ReservationSet::ForPlacement(geometry_.placement, geometry_.spare_sectors)),
+      table_sectors_(TableSectorsFor(geometry_.sector_size, geometry_.spare_capacity())),
       slots_(geometry_.spare_capacity(), 0) {}
 
 uint32_t MetadataStore::repaired_copies() const {
@@ -71,8 +69,7 @@ uint32_t MetadataStore::repaired_copies() const {
 }
 
 uint64_t MetadataStore::CopyByteOffset(size_t copy, uint64_t sector_in_copy) const {
-  return (geometry_.placement.copy_starts[copy] + sector_in_copy) *
-         geometry_.sector_size;
+  return (geometry_.placement.copy_starts[copy] + sector_in_copy) * geometry_.sector_size;
 }
 
 void MetadataStore::CountValidCopies() {
@@ -83,10 +80,10 @@ Status MetadataStore::CheckMain(const MainBinding& actual) const {
   // The header keeps a bounded prefix of the identity.
   if (main_.id.empty() || main_.id == actual.id.substr(0, format::kMainIdBytes))
     return Status::Ok();
-  return Status::InvalidArgument(
-      "this spare belongs to another MAIN: it was bound to '" + main_.path + "' (" + main_.id +
-      "), and '" + actual.path + "' is " + (actual.id.empty() ? "unidentifiable" : actual.id) +
-      "; if you moved or copied MAIN deliberately, mount with --rebind");
+  return Status::InvalidArgument("this spare belongs to another MAIN: it was bound to '" +
+                                 main_.path + "' (" + main_.id + "), and '" + actual.path +
+                                 "' is " + (actual.id.empty() ? "unidentifiable" : actual.id) +
+                                 "; if you moved or copied MAIN deliberately, mount with --rebind");
 }
 
 Status MetadataStore::WriteHeader(size_t copy) {
@@ -129,8 +126,8 @@ std::vector<uint64_t> MetadataStore::AllTableSectors() const {
   return all;
 }
 
-Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry,
-                             const MainBinding& main, std::unique_ptr<MetadataStore>* out) {
+Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
+                             std::unique_ptr<MetadataStore>* out) {
   if (spare->Size() != geometry.spare_sectors * geometry.sector_size)
     return Status::InvalidArgument("spare size does not match its geometry");
   std::unique_ptr<MetadataStore> store(new MetadataStore(spare, geometry));
@@ -145,10 +142,11 @@ Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry,
   const uint64_t used = 1 + store->table_sectors_;
   for (size_t c = 0; c < geometry.placement.copy_starts.size(); ++c) {
     for (uint64_t s = used; s < geometry.placement.copy_sectors; ++s)
-      REMAPFS_RETURN_IF_ERROR(spare->Write(store->CopyByteOffset(c, s), zeros.data(), zeros.size()));
+      REMAPFS_RETURN_IF_ERROR(
+          spare->Write(store->CopyByteOffset(c, s), zeros.data(), zeros.size()));
     REMAPFS_RETURN_IF_ERROR(store->WriteCopy(c, store->AllTableSectors()));
-    store->reports_.push_back({geometry.placement.copy_starts[c], CopyState::kValid,
-                               store->sequence_, "", false});
+    store->reports_.push_back(
+        {geometry.placement.copy_starts[c], CopyState::kValid, store->sequence_, "", false});
   }
   store->held_.assign(store->reports_.size(), store->sequence_);
   store->partial_.assign(store->reports_.size(), false);
@@ -161,9 +159,7 @@ bool MetadataStore::MayOverwrite(size_t copy) const {
   if (held_.size() == 1) return true;
   // What must survive elsewhere: the table the copy holds, or, for a
   // partial copy, the whole table of the sequence it was opened at.
-  const uint64_t needed = held_[copy] != 0 ? held_[copy]
-                          : partial_[copy] ? opened_sequence_
-                                           : 0;
+  const uint64_t needed = held_[copy] != 0 ? held_[copy] : partial_[copy] ? opened_sequence_ : 0;
   if (needed == 0) return true;
   for (size_t o = 0; o < held_.size(); ++o)
     if (o != copy && held_[o] >= needed) return true;
@@ -173,8 +169,8 @@ bool MetadataStore::MayOverwrite(size_t copy) const {
 // Copy by copy (format.h), going on past a failed copy, but never writing
 // the last copy of the newest table on disk (MayOverwrite): a failed write
 // may leave its copy torn.
-size_t MetadataStore::WriteAllCopies(uint64_t base, const std::vector<uint64_t>& touched,
-                                     bool full, Status* first_error) {
+size_t MetadataStore::WriteAllCopies(uint64_t base, const std::vector<uint64_t>& touched, bool full,
+                                     Status* first_error) {
   size_t written = 0;
   for (size_t c = 0; c < reports_.size(); ++c) {
     if (!MayOverwrite(c)) continue;
@@ -222,23 +218,22 @@ Status MetadataStore::CommitChanges(const std::vector<SlotChange>& changes, bool
     healthy_ = true;
     return Status::Ok();
   }
-  for (auto it = undo.rbegin(); it != undo.rend(); ++it)
-    slots_[it->slot] = EncodeSlot(it->entry);
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) slots_[it->slot] = EncodeSlot(it->entry);
   ++sequence_;  // above anything the failed commit may have left
   Status ignored;
   // A copy that still holds the old table in full needs only a new header.
   healthy_ = WriteAllCopies(base, {}, /*full=*/false, &ignored) > 0;
   spdlog::error("metadata commit failed on every copy; the old table was {} under sequence {}",
-                healthy_ ? "re-committed" : "NOT re-committed either (writes refused)",
-                sequence_);
+                healthy_ ? "re-committed" : "NOT re-committed either (writes refused)", sequence_);
   // No copy may have been tried at all (each was the last of its table).
-  if (error.ok()) error = Status::IoError("no metadata copy could be written without risking "
-                                          "the last good copy of the table");
+  if (error.ok())
+    error = Status::IoError("no metadata copy could be written without risking "
+                            "the last good copy of the table");
   return error.WithContext("metadata commit failed on every copy");
 }
 
 std::unique_ptr<MetadataStore> MetadataStore::Successor(const Geometry& geometry,
-                                                       std::vector<uint64_t> slots) const {
+                                                        std::vector<uint64_t> slots) const {
   std::unique_ptr<MetadataStore> next(new MetadataStore(spare_, geometry));
   next->binding_ = binding_;
   next->binding_.version = format::kVersion;
@@ -257,8 +252,7 @@ std::unique_ptr<MetadataStore> MetadataStore::Successor(const Geometry& geometry
 
 Status MetadataStore::WriteFullCopy(size_t copy) {
   REMAPFS_RETURN_IF_ERROR(WriteCopy(copy, AllTableSectors(), /*invalidate_first=*/true));
-  reports_[copy] = {geometry_.placement.copy_starts[copy], CopyState::kValid, sequence_, "",
-                    false};
+  reports_[copy] = {geometry_.placement.copy_starts[copy], CopyState::kValid, sequence_, "", false};
   held_[copy] = sequence_;
   CountValidCopies();
   return Status::Ok();

@@ -14,7 +14,9 @@ static_assert(std::endian::native == std::endian::little,
               "the on-disk format is little-endian; add byte swapping");
 
 template <typename T>
-void Put(uint8_t* buf, size_t off, T v) { std::memcpy(buf + off, &v, sizeof v); }
+void Put(uint8_t* buf, size_t off, T v) {
+  std::memcpy(buf + off, &v, sizeof v);
+}
 template <typename T>
 T Get(const uint8_t* buf, size_t off) {
   T v;
@@ -116,8 +118,7 @@ Status DecodeHeader(const uint8_t* buf, Header* out) {
     return Status::Corruption("header geometry out of range");
   // Sizes are compared in bytes elsewhere: one that wraps would compare
   // equal modulo 2^64 to a size it is not.
-  if (!MultiplyFits(g.main_sectors, g.sector_size) ||
-      !MultiplyFits(g.spare_sectors, g.sector_size))
+  if (!MultiplyFits(g.main_sectors, g.sector_size) || !MultiplyFits(g.spare_sectors, g.sector_size))
     return Status::Corruption("header sizes overflow 64 bits");
   for (uint32_t i = 0; i < copies; ++i)
     g.placement.copy_starts.push_back(Get<uint64_t>(buf, kOffCopyStarts + 8 * i));
@@ -127,17 +128,16 @@ Status DecodeHeader(const uint8_t* buf, Header* out) {
   if (g.placement.strategy == Strategy::kAuto ||
       !ComputePlacement(g.sector_size, g.spare_sectors, g.placement.strategy, &expected).ok() ||
       expected.copy_starts != g.placement.copy_starts ||
-      expected.copy_sectors != g.placement.copy_sectors ||
-      h.copy_index >= copies || h.slot_count != g.spare_capacity() ||
+      expected.copy_sectors != g.placement.copy_sectors || h.copy_index >= copies ||
+      h.slot_count != g.spare_capacity() ||
       h.table_sectors != TableSectorsFor(g.sector_size, h.slot_count))
     return Status::Corruption("header geometry is inconsistent");
   *out = std::move(h);
   return Status::Ok();
 }
 
-void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index,
-                       uint64_t sequence, uint32_t sector_size,
-                       const Binding& binding, uint8_t* out) {
+void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index, uint64_t sequence,
+                       uint32_t sector_size, const Binding& binding, uint8_t* out) {
   using namespace format;
   const uint64_t per = SlotsPerTableSector(sector_size);
   std::memset(out, 0, sector_size);
@@ -149,13 +149,11 @@ void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index,
   Put<uint64_t>(trailer, kTrailerOffSequence, sequence);
   Put<uint32_t>(trailer, kTrailerOffIndex, static_cast<uint32_t>(index));
   Put<uint32_t>(trailer, kTrailerOffCrc,
-                Crc32c(out, sector_size - kTrailerBytes + kTrailerOffCrc,
-                       TableCrcSeed(binding)));
+                Crc32c(out, sector_size - kTrailerBytes + kTrailerOffCrc, TableCrcSeed(binding)));
 }
 
 Status CheckTableSector(const uint8_t* buf, uint64_t index, uint64_t max_sequence,
-                        uint32_t sector_size, const Binding& binding,
-                        uint64_t* sequence) {
+                        uint32_t sector_size, const Binding& binding, uint64_t* sequence) {
   using namespace format;
   const uint8_t* trailer = buf + sector_size - kTrailerBytes;
   const std::string where = "table sector " + std::to_string(index);

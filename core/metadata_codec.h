@@ -41,15 +41,13 @@ Status DecodeHeader(const uint8_t* buf, Header* out);
 // Encodes table sector `index`, taking the entries of `slots` that belong to
 // it (missing ones, past the end of the table, are zero), sealed for
 // `binding` (which must be of the current version).
-void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index,
-                       uint64_t sequence, uint32_t sector_size,
-                       const Binding& binding, uint8_t* out);
+void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index, uint64_t sequence,
+                       uint32_t sector_size, const Binding& binding, uint8_t* out);
 // Checks that `buf` is table sector `index` of the format `binding` (CRC
 // and index) and not newer than `max_sequence`; sets the sequence of the
 // commit that wrote it.
 Status CheckTableSector(const uint8_t* buf, uint64_t index, uint64_t max_sequence,
-                        uint32_t sector_size, const Binding& binding,
-                        uint64_t* sequence);
+                        uint32_t sector_size, const Binding& binding, uint64_t* sequence);
 // Copies the entries of checked table sector `index` (only those below
 // slots->size()) into `slots`.
 void ReadTableEntries(const uint8_t* buf, uint64_t index, uint32_t sector_size,

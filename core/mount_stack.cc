@@ -15,8 +15,8 @@
 namespace remapfs {
 namespace {
 
-Status OpenDevice(const DeviceOpener& open, const std::string& path, bool read_only,
-                  bool direct_io, std::unique_ptr<BlockDevice>* out) {
+Status OpenDevice(const DeviceOpener& open, const std::string& path, bool read_only, bool direct_io,
+                  std::unique_ptr<BlockDevice>* out) {
   FileDeviceOptions options;
   options.read_only = read_only;
   options.direct_io = direct_io;
@@ -26,8 +26,8 @@ Status OpenDevice(const DeviceOpener& open, const std::string& path, bool read_o
 
 void LogIoMode(std::string_view role, const std::string& path, const DeviceIo& io) {
   if (io.direct) {
-    spdlog::info("{} {}: direct I/O (O_DIRECT, {}-byte alignment; {})", role, path,
-                 io.alignment, io.reason);
+    spdlog::info("{} {}: direct I/O (O_DIRECT, {}-byte alignment; {})", role, path, io.alignment,
+                 io.reason);
   } else {
     spdlog::info("{} {}: buffered I/O ({})", role, path, io.reason);
   }
@@ -97,8 +97,8 @@ Status OpenMountStack(const MountStackRequest& request, MountStack* out,
   Status st = OpenDeviceForMount("MAIN", request.main_path, request.read_only, choice,
                                  request.open_device, &main, &stack.main_io);
   if (!st.ok()) return Stop(failure, Step::kOpenMain, st);
-  st = OpenDeviceForMount("SPARE", request.spare_path, false, choice, request.open_device,
-                          &spare, &stack.spare_io);
+  st = OpenDeviceForMount("SPARE", request.spare_path, false, choice, request.open_device, &spare,
+                          &stack.spare_io);
   if (!st.ok()) return Stop(failure, Step::kOpenSpare, st);
 
   VolumeOptions options = request.volume;

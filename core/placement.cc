@@ -24,15 +24,15 @@ constexpr std::array<uint64_t, 5> kGeometricMultipliers = {0, 1, 2, 4, 8};
 uint64_t CopySectorsFor(uint32_t sector_size, uint64_t spare_sectors, uint64_t copies) {
   auto fits = [&](uint64_t len) {
     // copies*len may exceed S (no slots left); guard the subtraction.
-    uint64_t slots =
-        len > spare_sectors / copies ? 0 : spare_sectors - copies * len;
+    uint64_t slots = len > spare_sectors / copies ? 0 : spare_sectors - copies * len;
     return 1 + TableSectorsFor(sector_size, slots) <= len;
   };
   uint64_t lo = format::kMinCopySectors;
   uint64_t hi = std::max(lo, 1 + TableSectorsFor(sector_size, spare_sectors));
   while (lo < hi) {  // invariant: fits(hi)
     uint64_t mid = lo + (hi - lo) / 2;
-    if (fits(mid)) hi = mid; else lo = mid + 1;
+    if (fits(mid)) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
@@ -45,8 +45,7 @@ Status PlaceMinimal(uint32_t ss, uint64_t spare, Placement* out) {
   const uint64_t len = CopySectorsFor(ss, spare, kMinimalCopies);
   if (len > spare / kMinimalCopies) {
     return Status::InvalidArgument("strategy minimal does not fit: " + SpareDesc(spare) +
-                                   " cannot hold 8 copies of " + std::to_string(len) +
-                                   " sectors");
+                                   " cannot hold 8 copies of " + std::to_string(len) + " sectors");
   }
   out->strategy = Strategy::kMinimal;
   out->copy_sectors = len;
@@ -105,8 +104,8 @@ std::string_view StrategyName(Strategy s) {
 }
 
 bool ParseStrategy(std::string_view name, Strategy* out) {
-  for (Strategy s : {Strategy::kAuto, Strategy::kMinimal, Strategy::kLinear,
-                     Strategy::kGeometric}) {
+  for (Strategy s :
+       {Strategy::kAuto, Strategy::kMinimal, Strategy::kLinear, Strategy::kGeometric}) {
     if (name == StrategyName(s)) {
       *out = s;
       return true;
@@ -115,17 +114,15 @@ bool ParseStrategy(std::string_view name, Strategy* out) {
   return false;
 }
 
-bool IsValidSectorSize(uint32_t sector_size) {
-  return sector_size == 512 || sector_size == 4096;
-}
+bool IsValidSectorSize(uint32_t sector_size) { return sector_size == 512 || sector_size == 4096; }
 
 uint64_t TableSectorsFor(uint32_t sector_size, uint64_t slots) {
   const uint64_t per_sector = format::SlotsPerTableSector(sector_size);
   return slots / per_sector + (slots % per_sector != 0 ? 1 : 0);
 }
 
-Status ComputePlacement(uint32_t sector_size, uint64_t spare_sectors,
-                        Strategy requested, Placement* out) {
+Status ComputePlacement(uint32_t sector_size, uint64_t spare_sectors, Strategy requested,
+                        Placement* out) {
   if (!IsValidSectorSize(sector_size)) {
     return Status::InvalidArgument("sector size " + std::to_string(sector_size) +
                                    " is not 512 or 4096");

@@ -7,8 +7,7 @@ namespace remapfs {
 RemapTable::RemapTable(std::unique_ptr<MetadataStore> metadata)
     : metadata_(std::move(metadata)), allocator_(metadata_->slot_count()) {}
 
-Status RemapTable::Load(std::unique_ptr<MetadataStore> metadata,
-                        std::unique_ptr<RemapTable>* out) {
+Status RemapTable::Load(std::unique_ptr<MetadataStore> metadata, std::unique_ptr<RemapTable>* out) {
   std::unique_ptr<RemapTable> table(new RemapTable(std::move(metadata)));
   for (uint64_t slot = 0; slot < table->metadata_->slot_count(); ++slot) {
     const SlotEntry e = table->metadata_->slot(slot);

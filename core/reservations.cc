@@ -31,22 +31,20 @@ ReservationSet::ReservationSet(uint64_t spare_sectors, std::vector<Extent> exten
       throw std::invalid_argument("reservation " + e.what + " outside the spare");
     }
     if (i > 0 && extents_[i - 1].last >= e.first) {
-      throw std::invalid_argument("reservation " + e.what + " overlaps " +
-                                  extents_[i - 1].what);
+      throw std::invalid_argument("reservation " + e.what + " overlaps " + extents_[i - 1].what);
     }
     slot_base_.push_back(e.first - reserved_);
     reserved_ += e.last - e.first + 1;
   }
 }
 
-ReservationSet ReservationSet::ForPlacement(const Placement& placement,
-                                            uint64_t spare_sectors) {
+ReservationSet ReservationSet::ForPlacement(const Placement& placement, uint64_t spare_sectors) {
   std::vector<Extent> extents;
   if (placement.copy_sectors > 0) {
     for (size_t i = 0; i < placement.copy_starts.size(); ++i) {
       const uint64_t start = placement.copy_starts[i];
-      extents.push_back(Extent{start, start + placement.copy_sectors - 1,
-                               "metadata-copy-" + std::to_string(i)});
+      extents.push_back(
+          Extent{start, start + placement.copy_sectors - 1, "metadata-copy-" + std::to_string(i)});
     }
   }
   return ReservationSet(spare_sectors, std::move(extents));

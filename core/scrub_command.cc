@@ -24,8 +24,7 @@ bool IsBlankOrComment(std::string_view text) {
 
 }  // namespace
 
-Status ParseScrubCommand(std::string_view text, uint64_t main_sectors,
-                         ScrubCommand* out) {
+Status ParseScrubCommand(std::string_view text, uint64_t main_sectors, ScrubCommand* out) {
   size_t begin = text.find_first_not_of(kBlanks);
   if (begin == std::string_view::npos) {
     return Status::InvalidArgument("no scrub command given (want start, "
@@ -42,8 +41,8 @@ Status ParseScrubCommand(std::string_view text, uint64_t main_sectors,
     }
     cmd.kind = ScrubCommand::Kind::kStop;
   } else if (word != "start") {
-    return Status::InvalidArgument(fmt::format(
-        "unknown scrub command '{}' (want start, start SECTORS or stop)", word));
+    return Status::InvalidArgument(
+        fmt::format("unknown scrub command '{}' (want start, start SECTORS or stop)", word));
   } else if (IsBlankOrComment(rest)) {
     cmd.kind = ScrubCommand::Kind::kStart;
   } else {

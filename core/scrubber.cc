@@ -18,20 +18,15 @@ using Clock = std::chrono::steady_clock;
 
 std::string_view ScrubStateName(ScrubState state) {
   switch (state) {
-    case ScrubState::kIdle:
-      return "idle";
-    case ScrubState::kRunning:
-      return "running";
-    case ScrubState::kDone:
-      return "done";
-    case ScrubState::kStopped:
-      return "stopped";
+    case ScrubState::kIdle: return "idle";
+    case ScrubState::kRunning: return "running";
+    case ScrubState::kDone: return "done";
+    case ScrubState::kStopped: return "stopped";
   }
   return "unknown";
 }
 
-Scrubber::Scrubber(Volume* volume, ScrubOptions options)
-    : volume_(volume), options_(options) {}
+Scrubber::Scrubber(Volume* volume, ScrubOptions options) : volume_(volume), options_(options) {}
 
 Scrubber::~Scrubber() { Stop(); }
 
@@ -49,9 +44,9 @@ Status Scrubber::Start(std::vector<SectorRange> ranges) {
   uint64_t total = 0;
   for (const SectorRange& r : ranges) {
     if (r.first > r.last || r.last >= main_sectors) {
-      return Status::InvalidArgument(
-          "scrub: sectors " + std::to_string(r.first) + "-" + std::to_string(r.last) +
-          " are not inside MAIN (" + std::to_string(main_sectors) + " sectors)");
+      return Status::InvalidArgument("scrub: sectors " + std::to_string(r.first) + "-" +
+                                     std::to_string(r.last) + " are not inside MAIN (" +
+                                     std::to_string(main_sectors) + " sectors)");
     }
     total += r.count();
   }
@@ -97,10 +92,10 @@ ScrubProgress Scrubber::Progress() const {
 }
 
 void Scrubber::Run(std::vector<SectorRange> ranges) {
-  const uint64_t chunk =
-      options_.chunk_sectors != 0
-          ? options_.chunk_sectors
-          : std::max<uint64_t>(1, kDefaultChunkBytes / volume_->geometry().sector_size);
+  const uint64_t chunk = options_.chunk_sectors != 0
+                             ? options_.chunk_sectors
+                             : std::max<uint64_t>(1, kDefaultChunkBytes /
+                                                         volume_->geometry().sector_size);
   const Clock::time_point started = Clock::now();
   for (const SectorRange& range : ranges) {
     if (!ScanRange(range, chunk, started)) return;
@@ -108,8 +103,7 @@ void Scrubber::Run(std::vector<SectorRange> ranges) {
   Finish(ScrubState::kDone);
 }
 
-bool Scrubber::ScanRange(const SectorRange& range, uint64_t chunk,
-                         Clock::time_point started) {
+bool Scrubber::ScanRange(const SectorRange& range, uint64_t chunk, Clock::time_point started) {
   for (uint64_t sector = range.first;;) {
     if (!PaceUntil(started)) {
       Finish(ScrubState::kStopped);
@@ -140,12 +134,10 @@ bool Scrubber::ScanRange(const SectorRange& range, uint64_t chunk,
 bool Scrubber::PaceUntil(Clock::time_point started) {
   std::unique_lock lock(mu_);
   if (options_.bytes_per_second == 0) return !stop_requested_;
-  const double seconds = static_cast<double>(progress_.done) *
-                         volume_->geometry().sector_size /
+  const double seconds = static_cast<double>(progress_.done) * volume_->geometry().sector_size /
                          static_cast<double>(options_.bytes_per_second);
-  const auto deadline =
-      started + std::chrono::duration_cast<Clock::duration>(
-                    std::chrono::duration<double>(seconds));
+  const auto deadline = started + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds));
   return !changed_.wait_until(lock, deadline, [&] { return stop_requested_; });
 }
 
@@ -157,8 +149,8 @@ void Scrubber::Finish(ScrubState state) {
     p = progress_;
   }
   changed_.notify_all();
-  spdlog::info("scrub: {} after {} of {} sector(s); {} found", ScrubStateName(state),
-               p.done, p.total, p.found);
+  spdlog::info("scrub: {} after {} of {} sector(s); {} found", ScrubStateName(state), p.done,
+               p.total, p.found);
 }
 
 }  // namespace remapfs

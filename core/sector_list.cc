@@ -13,9 +13,7 @@ namespace {
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 constexpr size_t kMaxTokenInMessage = 40;
 
-bool IsSeparator(char c) {
-  return c == ' ' || c == '\t' || c == ',' || c == '\n' || c == '\r';
-}
+bool IsSeparator(char c) { return c == ' ' || c == '\t' || c == ',' || c == '\n' || c == '\r'; }
 
 // A token as it may appear in a message: about 40 characters, control
 // and non-ASCII bytes escaped, so junk input yields a readable one-line error.
@@ -37,8 +35,7 @@ std::string Printable(std::string_view token) {
 }
 
 Status BadToken(std::string_view token, std::string_view why) {
-  return Status::InvalidArgument("bad token \"" + Printable(token) + "\": " +
-                                 std::string(why));
+  return Status::InvalidArgument("bad token \"" + Printable(token) + "\": " + std::string(why));
 }
 
 int DigitValue(char c, unsigned base) {
@@ -97,9 +94,8 @@ Status ParseToken(std::string_view token, uint64_t limit, SectorRange* range) {
       return Status::InvalidArgument("sector " + std::to_string(outside) +
                                      " is outside main (main has no sectors)");
     }
-    return Status::InvalidArgument("sector " + std::to_string(outside) +
-                                   " is outside main (0.." + std::to_string(limit - 1) +
-                                   ")");
+    return Status::InvalidArgument("sector " + std::to_string(outside) + " is outside main (0.." +
+                                   std::to_string(limit - 1) + ")");
   }
   *range = SectorRange{first, last};
   return Status::Ok();
@@ -107,8 +103,7 @@ Status ParseToken(std::string_view token, uint64_t limit, SectorRange* range) {
 
 }  // namespace
 
-Status ParseSectorList(std::string_view text, uint64_t limit,
-                       std::vector<SectorRange>* out) {
+Status ParseSectorList(std::string_view text, uint64_t limit, std::vector<SectorRange>* out) {
   out->clear();
   std::vector<SectorRange> ranges;
   size_t i = 0;
@@ -139,8 +134,7 @@ std::vector<SectorRange> NormalizeRanges(std::vector<SectorRange> ranges) {
   std::vector<SectorRange> merged;
   for (const SectorRange& r : ranges) {
     // Adjacent (last + 1 == first) merges too; last == max swallows the rest.
-    if (!merged.empty() &&
-        (merged.back().last == kU64Max || r.first <= merged.back().last + 1)) {
+    if (!merged.empty() && (merged.back().last == kU64Max || r.first <= merged.back().last + 1)) {
       merged.back().last = std::max(merged.back().last, r.last);
     } else {
       merged.push_back(r);
@@ -151,8 +145,7 @@ std::vector<SectorRange> NormalizeRanges(std::vector<SectorRange> ranges) {
 
 Status ParseByteSize(std::string_view text, uint64_t* bytes) {
   auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument("bad size \"" + Printable(text) + "\": " +
-                                   std::string(why));
+    return Status::InvalidArgument("bad size \"" + Printable(text) + "\": " + std::string(why));
   };
   uint64_t value = 0;
   size_t digits = 0;
@@ -167,10 +160,14 @@ Status ParseByteSize(std::string_view text, uint64_t* bytes) {
   if (suffix.size() > 1) return bad("unknown suffix");
   if (suffix.size() == 1) {
     switch (suffix[0]) {
-      case 'K': case 'k': shift = 10; break;
-      case 'M': case 'm': shift = 20; break;
-      case 'G': case 'g': shift = 30; break;
-      case 'T': case 't': shift = 40; break;
+      case 'K':
+      case 'k': shift = 10; break;
+      case 'M':
+      case 'm': shift = 20; break;
+      case 'G':
+      case 'g': shift = 30; break;
+      case 'T':
+      case 't': shift = 40; break;
       default: return bad("unknown suffix");
     }
   }

@@ -45,8 +45,8 @@ Status SpareAllocator::Allocate(uint64_t* slot) {
 Status SpareAllocator::AllocateMany(uint64_t n, std::vector<uint64_t>* slots) {
   if (n > free_count()) {
     return Status::NoSpace("spare exhausted: " + std::to_string(n) + " slots needed, " +
-                           std::to_string(free_count()) + " of " +
-                           std::to_string(used_.size()) + " free");
+                           std::to_string(free_count()) + " of " + std::to_string(used_.size()) +
+                           " free");
   }
   slots->clear();
   slots->reserve(n);

@@ -23,12 +23,12 @@ void CheckCopies(const MetadataStore& store, CheckResult* r) {
   for (size_t i = 0; i < reports.size(); ++i) {
     const CopyReport& c = reports[i];
     if (c.state == CopyState::kValid) continue;
-    std::string what = c.state == CopyState::kStale
-        ? fmt::format("is stale (sequence {} < {})", c.sequence, store.sequence())
-        : fmt::format("is corrupt ({})", c.problem);
-    r->findings.push_back({c.rewritten, fmt::format(
-        "metadata copy {} at sector {} {}{}", i, c.start, what,
-        c.rewritten ? "; rewritten from the newest copy" : "")});
+    std::string what = c.state == CopyState::kStale ? fmt::format("is stale (sequence {} < {})",
+                                                                  c.sequence, store.sequence())
+                                                    : fmt::format("is corrupt ({})", c.problem);
+    r->findings.push_back(
+        {c.rewritten, fmt::format("metadata copy {} at sector {} {}{}", i, c.start, what,
+                                  c.rewritten ? "; rewritten from the newest copy" : "")});
   }
 }
 
@@ -42,14 +42,15 @@ void CheckReservations(const MetadataStore& store, CheckResult* r) {
     expected.emplace_back(start, start + p.copy_sectors - 1);
     if (start + p.copy_sectors > g.spare_sectors) {
       Problem(r, fmt::format("metadata copy at sector {} runs past the end of "
-                             "the spare ({} sectors)", start, g.spare_sectors));
+                             "the spare ({} sectors)",
+                             start, g.spare_sectors));
     }
   }
   std::sort(expected.begin(), expected.end());
   for (size_t i = 1; i < expected.size(); ++i) {
     if (expected[i].first <= expected[i - 1].second) {
-      Problem(r, fmt::format("metadata copies at sectors {} and {} overlap",
-                             expected[i - 1].first, expected[i].first));
+      Problem(r, fmt::format("metadata copies at sectors {} and {} overlap", expected[i - 1].first,
+                             expected[i].first));
     }
   }
   for (const Extent& e : store.reservations().extents()) {
@@ -61,15 +62,15 @@ void CheckReservations(const MetadataStore& store, CheckResult* r) {
   uint64_t free_sectors = g.spare_sectors - store.reservations().reserved_sectors();
   if (store.slot_count() != free_sectors) {
     Problem(r, fmt::format("the slot table has {} slots for {} unreserved "
-                           "sectors", store.slot_count(), free_sectors));
+                           "sectors",
+                           store.slot_count(), free_sectors));
   }
   Placement rules;
   if (ComputePlacement(g.sector_size, g.spare_sectors, p.strategy, &rules).ok() &&
-      (rules.copy_sectors != p.copy_sectors ||
-       rules.copy_starts != p.copy_starts)) {
+      (rules.copy_sectors != p.copy_sectors || rules.copy_starts != p.copy_starts)) {
     Problem(r, fmt::format("placement ({} copies of {} sectors at {}) differs "
-                           "from the {} rules", p.copy_starts.size(),
-                           p.copy_sectors, fmt::join(p.copy_starts, ","),
+                           "from the {} rules",
+                           p.copy_starts.size(), p.copy_sectors, fmt::join(p.copy_starts, ","),
                            StrategyName(p.strategy)));
   }
 }
@@ -86,21 +87,19 @@ std::vector<uint64_t> CheckTable(const MetadataStore& store, CheckResult* r) {
     SlotEntry e = store.slot(slot);
     if (!e.used) continue;
     (e.pending ? r->pending : r->remapped)++;
-    uint64_t spare_sector = slot < res.slot_count() ? res.SlotToSector(slot)
-                                                    : g.spare_sectors;
+    uint64_t spare_sector = slot < res.slot_count() ? res.SlotToSector(slot) : g.spare_sectors;
     if (spare_sector >= g.spare_sectors || res.IsReserved(spare_sector)) {
       Problem(r, fmt::format("slot {} lies outside the usable spare", slot));
       bad_slots.push_back(slot);
     } else if (e.main_sector >= g.main_sectors) {
       Problem(r, fmt::format("spare sector {} remaps main sector {}, past the "
-                             "end of MAIN ({} sectors)", spare_sector,
-                             e.main_sector, g.main_sectors));
+                             "end of MAIN ({} sectors)",
+                             spare_sector, e.main_sector, g.main_sectors));
       bad_slots.push_back(slot);
-    } else if (auto [it, fresh] = slot_of_main.emplace(e.main_sector, slot);
-               !fresh) {
+    } else if (auto [it, fresh] = slot_of_main.emplace(e.main_sector, slot); !fresh) {
       Problem(r, fmt::format("main sector {} is remapped twice (spare sectors "
-                             "{} and {})", e.main_sector,
-                             res.SlotToSector(it->second), spare_sector));
+                             "{} and {})",
+                             e.main_sector, res.SlotToSector(it->second), spare_sector));
       bad_slots.push_back(slot);
     }
   }
@@ -132,8 +131,7 @@ bool CheckResult::HasProblems() const {
 }
 
 bool CheckResult::HasRepairs() const {
-  return std::any_of(findings.begin(), findings.end(),
-                     [](const Finding& f) { return f.repaired; });
+  return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.repaired; });
 }
 
 int CheckResult::ExitCode() const {
@@ -141,8 +139,8 @@ int CheckResult::ExitCode() const {
   return HasRepairs() ? 1 : 0;
 }
 
-CheckResult CheckSpare(MetadataStore* store, bool repair,
-                       std::optional<uint64_t> main_bytes, const MainBinding* main) {
+CheckResult CheckSpare(MetadataStore* store, bool repair, std::optional<uint64_t> main_bytes,
+                       const MainBinding* main) {
   CheckResult result;
   CheckCopies(*store, &result);
   CheckReservations(*store, &result);
@@ -154,7 +152,8 @@ CheckResult CheckSpare(MetadataStore* store, bool repair,
   uint64_t expected = store->geometry().main_bytes();
   if (main_bytes && *main_bytes != expected) {
     Problem(&result, fmt::format("MAIN is {} bytes but the spare was formatted "
-                                 "for {} bytes", *main_bytes, expected));
+                                 "for {} bytes",
+                                 *main_bytes, expected));
   }
   if (main) {
     if (Status st = store->CheckMain(*main); !st.ok()) Problem(&result, st.message());

@@ -28,9 +28,9 @@ struct Plan {
   std::unique_ptr<MetadataStore> old;
   Geometry g1;
   std::vector<UsedSector> used;
-  std::vector<Move> within_old;   // step 1: committed in the old geometry
-  std::vector<Move> to_new_space; // step 2: recorded by the new geometry
-  size_t first_copy = 0;          // step 3: written first
+  std::vector<Move> within_old;    // step 1: committed in the old geometry
+  std::vector<Move> to_new_space;  // step 2: recorded by the new geometry
+  size_t first_copy = 0;           // step 3: written first
 };
 
 bool Overlap(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_len) {
@@ -91,9 +91,9 @@ Status PlanMoves(const ReservationSet& r0, const ReservationSet& r1, Plan* plan)
   for (uint64_t q = s0; q < s1 && next < conflicts.size(); ++q)
     if (!r1.IsReserved(q)) plan->to_new_space.push_back({conflicts[next++], q});
   if (next < conflicts.size())
-    return Status::InvalidArgument(
-        "not enough free spare sectors to move " + std::to_string(conflicts.size() - next) +
-        " remapped sectors out of the new metadata copies");
+    return Status::InvalidArgument("not enough free spare sectors to move " +
+                                   std::to_string(conflicts.size() - next) +
+                                   " remapped sectors out of the new metadata copies");
   return Status::Ok();
 }
 
@@ -106,8 +106,7 @@ Status BuildPlan(BlockDevice* spare, uint64_t s1, bool repair, Plan* plan) {
     return Status::InvalidArgument("the spare already has " + std::to_string(s1) + " sectors");
   plan->g1 = g0;
   plan->g1.spare_sectors = s1;
-  REMAPFS_RETURN_IF_ERROR(ComputePlacement(g0.sector_size, s1, Strategy::kAuto,
-                                           &plan->g1.placement)
+  REMAPFS_RETURN_IF_ERROR(ComputePlacement(g0.sector_size, s1, Strategy::kAuto, &plan->g1.placement)
                               .WithContext("new size"));
   const ReservationSet& r0 = plan->old->reservations();
   const ReservationSet r1 = ReservationSet::ForPlacement(plan->g1.placement, s1);
@@ -116,10 +115,10 @@ Status BuildPlan(BlockDevice* spare, uint64_t s1, bool repair, Plan* plan) {
     if (!e.used) continue;
     const uint64_t sector = r0.SlotToSector(slot);
     if (sector >= s1)
-      return Status::InvalidArgument(
-          "shrinking to " + std::to_string(s1) + " sectors would drop spare sector " +
-          std::to_string(sector) + ", which holds main sector " +
-          std::to_string(e.main_sector) + "; return it with `remove` first");
+      return Status::InvalidArgument("shrinking to " + std::to_string(s1) +
+                                     " sectors would drop spare sector " + std::to_string(sector) +
+                                     ", which holds main sector " + std::to_string(e.main_sector) +
+                                     "; return it with `remove` first");
     plan->used.push_back({sector, e});
   }
   REMAPFS_RETURN_IF_ERROR(PlanMoves(r0, r1, plan));
@@ -165,8 +164,8 @@ Status PlanSpareResize(BlockDevice* spare, uint64_t new_spare_sectors, ResizeRes
   return Status::Ok();
 }
 
-Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors,
-                   const ResizeProgress& progress, ResizeResult* result) {
+Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors, const ResizeProgress& progress,
+                   ResizeResult* result) {
   Plan plan;
   REMAPFS_RETURN_IF_ERROR(BuildPlan(spare, new_spare_sectors, /*repair=*/true, &plan));
   const uint32_t ss = plan.g1.sector_size;
@@ -208,7 +207,7 @@ Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors,
   result->moved_within_old = plan.within_old.size();
   result->moved_to_new_space = plan.to_new_space.size();
   result->remaps = plan.used.size();
-  spdlog::info("resize-spare: {} -> {} sectors, {} remaps kept, {} moved", 
+  spdlog::info("resize-spare: {} -> {} sectors, {} remaps kept, {} moved",
                result->old_geometry.spare_sectors, new_spare_sectors, result->remaps, moves);
   return Status::Ok();
 }

@@ -39,9 +39,9 @@ uint64_t AvailableBytes(int fd) {
 }
 
 Status NoSpace(const std::string& path, uint64_t need, uint64_t available) {
-  return Status::NoSpace("not enough space on the filesystem holding SPARE '" + path +
-                         "': need " + std::to_string(need) + " bytes, " +
-                         std::to_string(available) + " available");
+  return Status::NoSpace("not enough space on the filesystem holding SPARE '" + path + "': need " +
+                         std::to_string(need) + " bytes, " + std::to_string(available) +
+                         " available");
 }
 
 // fallocate, or zeros written into the holes where it is unsupported.
@@ -56,8 +56,9 @@ Status Allocate(int fd, const std::string& path, uint64_t old_size, uint64_t siz
   }
   if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "fallocate '" + path + "'");
   *how = "allocated by writing zeros (the filesystem has no fallocate)";
-  REMAPFS_RETURN_IF_ERROR(ForEachRegion(fd, path, old_size, /*data=*/false,
-      [&](uint64_t b, uint64_t e, bool*) { return WriteZeros(fd, path, b, e); }));
+  REMAPFS_RETURN_IF_ERROR(
+      ForEachRegion(fd, path, old_size, /*data=*/false,
+                    [&](uint64_t b, uint64_t e, bool*) { return WriteZeros(fd, path, b, e); }));
   return WriteZeros(fd, path, old_size, size);
 }
 
@@ -96,7 +97,8 @@ Status ZeroFile(int fd, const std::string& path, uint64_t size) {
   if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "zero '" + path + "'");
   // tmpfs: no ZERO_RANGE, but a punched hole reads as zeros and mode 0
   // gives the blocks back.
-  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) == 0) {
+  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) ==
+      0) {
     if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0 || errno == EOPNOTSUPP)
       return Status::Ok();
     return Status::FromErrno(errno, "allocate '" + path + "' again after zeroing");
@@ -108,7 +110,8 @@ Status ZeroFile(int fd, const std::string& path, uint64_t size) {
 
 Status ZeroBlockDevice(int fd, const std::string& path) {
   uint64_t size = 0;
-  if (::ioctl(fd, BLKGETSIZE64, &size) != 0) return Status::FromErrno(errno, "BLKGETSIZE64 " + path);
+  if (::ioctl(fd, BLKGETSIZE64, &size) != 0)
+    return Status::FromErrno(errno, "BLKGETSIZE64 " + path);
   uint64_t range[2] = {0, size};
   if (::ioctl(fd, BLKZEROOUT, range) == 0) return Status::Ok();
   return WriteZeros(fd, path, 0, size);
@@ -122,9 +125,8 @@ Status ZeroSpareFile(const std::string& path) {
   FdCloser closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat '" + path + "'");
-  Status status = S_ISBLK(st.st_mode)
-                      ? ZeroBlockDevice(fd, path)
-                      : ZeroFile(fd, path, static_cast<uint64_t>(st.st_size));
+  Status status = S_ISBLK(st.st_mode) ? ZeroBlockDevice(fd, path)
+                                      : ZeroFile(fd, path, static_cast<uint64_t>(st.st_size));
   if (status.ok() && ::fsync(fd) != 0) status = Status::FromErrno(errno, "fsync '" + path + "'");
   return status;
 }

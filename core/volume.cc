@@ -32,12 +32,9 @@ class Volume::OperationScope {
 
 std::string_view VolumeOperationName(VolumeOperation op) {
   switch (op) {
-    case VolumeOperation::kIdle:
-      return "idle";
-    case VolumeOperation::kAddBad:
-      return "add_bad";
-    case VolumeOperation::kRemove:
-      return "remove";
+    case VolumeOperation::kIdle: return "idle";
+    case VolumeOperation::kAddBad: return "add_bad";
+    case VolumeOperation::kRemove: return "remove";
   }
   return "unknown";
 }
@@ -53,8 +50,7 @@ Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevi
   return Open(std::move(main), std::move(spare), VolumeOptions{}, out);
 }
 
-MetadataOpenOptions Volume::MetadataOptionsFor(const VolumeOptions& options,
-                                               uint64_t main_bytes) {
+MetadataOpenOptions Volume::MetadataOptionsFor(const VolumeOptions& options, uint64_t main_bytes) {
   MetadataOpenOptions metadata_options;
   metadata_options.expected_main_bytes = main_bytes;
   if (!options.rebind) metadata_options.expected_main = options.main;
@@ -70,8 +66,8 @@ Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevi
 }
 
 Status Volume::Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
-                    std::unique_ptr<MetadataStore> metadata,
-                    const VolumeOptions& volume_options, std::unique_ptr<Volume>* out) {
+                    std::unique_ptr<MetadataStore> metadata, const VolumeOptions& volume_options,
+                    std::unique_ptr<Volume>* out) {
   if (metadata->geometry().main_bytes() != main->Size())
     return Status::InvalidArgument("MAIN is " + std::to_string(main->Size()) +
                                    " bytes but the metadata describes a MAIN of " +
@@ -136,8 +132,8 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
     if (needed == 0) return Status::Ok();
     if (needed > table_->free_slots())
       return Status::NoSpace("spare exhausted: " + std::to_string(needed) +
-                             " sectors to remap but only " +
-                             std::to_string(table_->free_slots()) + " free");
+                             " sectors to remap but only " + std::to_string(table_->free_slots()) +
+                             " free");
     REMAPFS_RETURN_IF_ERROR(table_->Allocate(needed, &slots));
   }
   OperationScope progress(this, VolumeOperation::kAddBad, slots.size());
@@ -199,7 +195,8 @@ Status Volume::Remove(const std::vector<SectorRange>& input) {
     if (!m.pending) {
       REMAPFS_RETURN_IF_ERROR(
           spare_->Read(table_->SpareByteOffset(m.slot), buf.data(), ss).WithContext("remove"));
-      REMAPFS_RETURN_IF_ERROR(main_->Write(m.main_sector * ss, buf.data(), ss).WithContext("remove"));
+      REMAPFS_RETURN_IF_ERROR(
+          main_->Write(m.main_sector * ss, buf.data(), ss).WithContext("remove"));
     }
     changes.push_back({m.slot, SlotEntry{}});
     progress.Advance();
@@ -254,8 +251,7 @@ VolumeStats Volume::Stats() const {
     s.pending = view_.pending;
     s.operation = operation_;
     s.operation_total = operation_total_;
-    s.operation_done =
-        std::min(operation_done_.load(std::memory_order_relaxed), operation_total_);
+    s.operation_done = std::min(operation_done_.load(std::memory_order_relaxed), operation_total_);
   }
   std::lock_guard lock(stats_mu_);
   s.read_errors = read_errors_;

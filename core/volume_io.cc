@@ -28,9 +28,7 @@ void Volume::CountError(const Status& st, bool is_write) {
 
 // A device EIO is what the failing-disk paths (volume_recovery.cc) handle;
 // any other failure is returned as it is.
-bool Volume::IsMediaError(const Status& st) {
-  return st.IsIoError() && st.errno_value() == EIO;
-}
+bool Volume::IsMediaError(const Status& st) { return st.IsIoError() && st.errno_value() == EIO; }
 
 Status Volume::ReadRuns(uint64_t offset, void* buf, size_t len) const {
   auto* out = static_cast<uint8_t*>(buf);

@@ -91,8 +91,8 @@ void Volume::RetryBadReads(Narrowing& n, uint32_t retries) {
   std::vector<ByteRange> still_bad;
   for (const ByteRange& r : n.bad) {
     bool read = false;
-    for (uint32_t i = 0; i < retries && !read && n.hard.ok() &&
-                         Clock::now() + n.slowest_failure < n.deadline;
+    for (uint32_t i = 0;
+         i < retries && !read && n.hard.ok() && Clock::now() + n.slowest_failure < n.deadline;
          ++i) {
       const Clock::time_point t = Clock::now();
       Status st = main_->Read(r.begin, n.data + (r.begin - n.base), r.end - r.begin);

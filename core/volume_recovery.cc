@@ -45,8 +45,7 @@ Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t o
   Status st;
   for (size_t i = 0; i < failed.size() && st.ok(); ++i) {
     const uint64_t start = failed[i] * ss;
-    if (start < offset || start + ss > offset + len)
-      st = main_->Read(start, sector.data(), ss);
+    if (start < offset || start + ss > offset + len) st = main_->Read(start, sector.data(), ss);
     const uint64_t from = std::max(start, offset), to = std::min(start + ss, offset + len);
     std::copy(data + (from - offset), data + (to - offset), sector.begin() + (from - start));
     if (st.ok()) st = spare_->Write(table_->SpareByteOffset(slots[i]), sector.data(), ss);
@@ -77,8 +76,7 @@ Status Volume::FlushAndCommit(const std::vector<SlotChange>& changes, size_t new
 // Under the table lock, briefly: makes the table certain again if a commit
 // left it uncertain, and lists the pending sectors the write reactivates
 // (a partial write to one fails: its other bytes are unknown).
-Status Volume::PrepareRecoveredWrite(uint64_t offset, size_t len,
-                                     std::vector<SlotChange>* changes,
+Status Volume::PrepareRecoveredWrite(uint64_t offset, size_t len, std::vector<SlotChange>* changes,
                                      std::vector<DeviceRun>* runs) {
   std::unique_lock lock(table_mu_);
   if (!table_->healthy()) {
@@ -100,8 +98,8 @@ Status Volume::PrepareRecoveredWrite(uint64_t offset, size_t len,
 
 // `main_failed`: the request's first attempt failed on MAIN (else it came
 // here for a pending sector or an uncertain table, and MAIN is untried).
-Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len,
-                            Clock::time_point start, bool main_failed) {
+Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len, Clock::time_point start,
+                            bool main_failed) {
   const uint64_t ss = geometry().sector_size;
   auto region = sector_locks_.Lock(offset / ss, (offset + len - 1) / ss,
                                    BlockRangeLock::Mode::kExclusive);
@@ -149,7 +147,8 @@ void Volume::MarkPending(const std::vector<uint64_t>& failed) {
   std::vector<uint64_t> slots;
   if (!table_->Allocate(failed.size(), &slots).ok()) {
     spdlog::error("main sector {} unreadable and the spare is exhausted: cannot record it "
-                  "as pending", failed.front());
+                  "as pending",
+                  failed.front());
     return;
   }
   std::vector<SlotChange> changes;

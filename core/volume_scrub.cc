@@ -19,7 +19,8 @@ namespace remapfs {
 // re-reading a known-bad one would send every scan to the slow path.
 Status Volume::ReadMainRuns(const std::vector<DeviceRun>& runs, uint8_t* buf) {
   for (const DeviceRun& r : runs)
-    if (r.device == DeviceRole::kMain) REMAPFS_RETURN_IF_ERROR(main_->Read(r.at, buf + r.pos, r.len));
+    if (r.device == DeviceRole::kMain)
+      REMAPFS_RETURN_IF_ERROR(main_->Read(r.at, buf + r.pos, r.len));
   return Status::Ok();
 }
 
@@ -46,8 +47,8 @@ Status Volume::ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes
     }
     // A weak sector's data goes to its slot before the slot is named.
     if (weak) {
-      Status written =
-          spare_->Write(table_->SpareByteOffset(slot), n.data + (sector * ss - n.base), ss);
+      Status written = spare_->Write(table_->SpareByteOffset(slot), n.data + (sector * ss - n.base),
+                                     ss);
       if (!written.ok()) {
         std::unique_lock lock(table_mu_);
         table_->Release({slot});

@@ -20,7 +20,7 @@
 namespace {
 
 constexpr uint32_t kSectorSize = 512;
-constexpr uint64_t kMainBytes = 4 << 20;   // 8192 sectors
+constexpr uint64_t kMainBytes = 4 << 20;     // 8192 sectors
 constexpr uint64_t kSpareBytes = 512 << 10;  // 1024 sectors: strategy linear
 
 bool Check(const remapfs::Status& s, const char* what) {
@@ -35,8 +35,7 @@ bool FormatSpare(remapfs::BlockDevice* spare) {
   geometry.main_sectors = kMainBytes / kSectorSize;
   geometry.spare_sectors = kSpareBytes / kSectorSize;
   if (!Check(remapfs::ComputePlacement(kSectorSize, geometry.spare_sectors,
-                                       remapfs::Strategy::kAuto,
-                                       &geometry.placement),
+                                       remapfs::Strategy::kAuto, &geometry.placement),
              "placement")) {
     return false;
   }
@@ -52,9 +51,7 @@ int main() {
   if (!FormatSpare(spare_dev.get())) return 1;
 
   std::unique_ptr<remapfs::Volume> volume;
-  if (!Check(remapfs::Volume::Open(std::move(main_dev), std::move(spare_dev),
-                                   &volume),
-             "open")) {
+  if (!Check(remapfs::Volume::Open(std::move(main_dev), std::move(spare_dev), &volume), "open")) {
     return 1;
   }
 
@@ -72,8 +69,7 @@ int main() {
 
   std::printf("--- status\n%s", remapfs::FormatStatus(volume->Stats()).c_str());
   std::printf("--- remaps\n%s", remapfs::FormatRemaps(volume->Remaps()).c_str());
-  std::printf("--- reservations\n%s",
-              remapfs::FormatReservations(volume->Reservations()).c_str());
+  std::printf("--- reservations\n%s", remapfs::FormatReservations(volume->Reservations()).c_str());
   const bool same = back == data;
   std::printf("%s: data read back %s the data written\n", same ? "PASS" : "FAIL",
               same ? "equals" : "DIFFERS FROM");

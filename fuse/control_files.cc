@@ -57,34 +57,26 @@ const ControlFile* ControlFileByIno(fuse_ino_t ino) {
 
 std::string RemapFs::ControlText(ControlKind kind) const {
   switch (kind) {
-    case ControlKind::kRemaps:
-      return FormatRemaps(volume_->Remaps());
-    case ControlKind::kReservations:
-      return FormatReservations(volume_->Reservations());
+    case ControlKind::kRemaps: return FormatRemaps(volume_->Remaps());
+    case ControlKind::kReservations: return FormatReservations(volume_->Reservations());
     case ControlKind::kStatus:
       // The inject latency is a knob of the fault layer, not Volume state.
       return FormatStatus(volume_->Stats()) + ScrubStatusLines() +
-             fmt::format("inject_latency_ms: {}\n",
-                         main_faults_->error_latency().count());
-    case ControlKind::kInject:
-      return FormatFaults(main_faults_->Faults());
-    case ControlKind::kScrub:
-      return ScrubText();
+             fmt::format("inject_latency_ms: {}\n", main_faults_->error_latency().count());
+    case ControlKind::kInject: return FormatFaults(main_faults_->Faults());
+    case ControlKind::kScrub: return ScrubText();
     case ControlKind::kAddBad:
-    case ControlKind::kRemove:
-      break;
+    case ControlKind::kRemove: break;
   }
   return {};
 }
 
-int RemapFs::ControlOpen(fuse_req_t req, const ControlFile& file,
-                         fuse_file_info* fi) {
+int RemapFs::ControlOpen(fuse_req_t req, const ControlFile& file, fuse_file_info* fi) {
   int access_mode = fi->flags & O_ACCMODE;
   bool wants_read = access_mode != O_WRONLY;
   bool wants_write = access_mode != O_RDONLY;
   // Even root cannot read a write-only command file or write a report.
-  if ((wants_read && !(file.mode & 0444)) ||
-      (wants_write && !(file.mode & 0222))) {
+  if ((wants_read && !(file.mode & 0444)) || (wants_write && !(file.mode & 0222))) {
     return -EACCES;
   }
   fi->direct_io = 1;
@@ -98,8 +90,8 @@ int RemapFs::ControlOpen(fuse_req_t req, const ControlFile& file,
   return 0;
 }
 
-int RemapFs::ControlRead(fuse_req_t req, const ControlFile& file, size_t size,
-                         off_t off, fuse_file_info* fi) {
+int RemapFs::ControlRead(fuse_req_t req, const ControlFile& file, size_t size, off_t off,
+                         fuse_file_info* fi) {
   ControlHandle* handle = HandleOf(fi);
   if (handle == nullptr || off < 0) return -EBADF;
   // The reply is sent from a copy, after the lock is released: as soon as
@@ -126,15 +118,14 @@ void RemapFs::ControlRelease(fuse_file_info* fi) {
   fi->fh = 0;
 }
 
-int RemapFs::ControlWrite(fuse_req_t req, const ControlFile& file,
-                          const char* buf, size_t size) {
+int RemapFs::ControlWrite(fuse_req_t req, const ControlFile& file, const char* buf, size_t size) {
   if (!IsOwnerOrRoot(req)) return -EACCES;
   if (settings_.read_only) return -EROFS;
   Status st;
   if (size > kMaxControlWrite) {
-    st = Status::InvalidArgument(fmt::format(
-        "{}: a write of {} bytes is too long (limit {} bytes per write)",
-        file.name, size, kMaxControlWrite));
+    st = Status::InvalidArgument(
+        fmt::format("{}: a write of {} bytes is too long (limit {} bytes per write)", file.name,
+                    size, kMaxControlWrite));
   } else {
     st = ApplyControlWrite(file.kind, std::string_view(buf, size));
   }
@@ -153,29 +144,24 @@ Status RemapFs::ApplyControlWrite(ControlKind kind, std::string_view text) {
     case ControlKind::kRemove: {
       std::vector<SectorRange> ranges;
       REMAPFS_RETURN_IF_ERROR(ParseSectorList(text, main_sectors, &ranges));
-      Status st = kind == ControlKind::kAddBad ? volume_->AddBad(ranges)
-                                               : volume_->Remove(ranges);
+      Status st = kind == ControlKind::kAddBad ? volume_->AddBad(ranges) : volume_->Remove(ranges);
       if (st.ok()) {
-        spdlog::info("{}: {} range(s) applied",
-                     kind == ControlKind::kAddBad ? "add_bad" : "remove",
+        spdlog::info("{}: {} range(s) applied", kind == ControlKind::kAddBad ? "add_bad" : "remove",
                      ranges.size());
       }
       return st;
     }
     case ControlKind::kInject: {
       std::vector<InjectCommand> commands;
-      REMAPFS_RETURN_IF_ERROR(
-          ParseInjectCommands(text, main_sectors, &commands));
+      REMAPFS_RETURN_IF_ERROR(ParseInjectCommands(text, main_sectors, &commands));
       ApplyInjectCommands(commands, main_faults_);
       spdlog::info("inject: {} command(s) applied", commands.size());
       return Status::Ok();
     }
-    case ControlKind::kScrub:
-      return ApplyScrubCommand(text);
+    case ControlKind::kScrub: return ApplyScrubCommand(text);
     case ControlKind::kRemaps:
     case ControlKind::kReservations:
-    case ControlKind::kStatus:
-      break;
+    case ControlKind::kStatus: break;
   }
   return Status::Permission("this control file is read-only");
 }

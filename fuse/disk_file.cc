@@ -43,8 +43,7 @@ int RemapFs::DiskRead(fuse_req_t req, size_t size, off_t off) {
   return 0;
 }
 
-int RemapFs::DiskWrite(fuse_req_t req, const char* buf, size_t size,
-                       off_t off) {
+int RemapFs::DiskWrite(fuse_req_t req, const char* buf, size_t size, off_t off) {
   if (settings_.read_only) return -EROFS;
   if (off < 0) return -EINVAL;
   // The Volume answers NoSpace (ENOSPC) for a write reaching past the end.

@@ -25,8 +25,7 @@ namespace remapfs::fuse {
 
 // 0 for ok, else -errno. Failures are logged: device and metadata failures
 // as errors (they mean data is at risk), user mistakes at debug level.
-inline int ToFuseErrno(const Status& st,
-                       std::string_view op = "fuse request") {
+inline int ToFuseErrno(const Status& st, std::string_view op = "fuse request") {
   if (st.ok()) return 0;
   if (st.IsIoError() || st.IsCorruption()) {
     spdlog::error("{}: {}", op, st.ToString());

@@ -36,8 +36,7 @@ void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
   RunFuseCallback(req, "symlink", RefuseNamespaceChange);
 }
 
-void OpRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*,
-              unsigned int) {
+void OpRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned int) {
   RunFuseCallback(req, "rename", RefuseNamespaceChange);
 }
 

@@ -21,9 +21,7 @@ double AttrTimeout(fuse_ino_t ino) {
   return ControlFileByIno(ino) != nullptr ? 0.0 : kCacheSeconds;
 }
 
-RemapFs& Fs(fuse_req_t req) {
-  return *static_cast<RemapFs*>(fuse_req_userdata(req));
-}
+RemapFs& Fs(fuse_req_t req) { return *static_cast<RemapFs*>(fuse_req_userdata(req)); }
 
 struct DirEntry {
   std::string name;
@@ -33,7 +31,8 @@ struct DirEntry {
 std::vector<DirEntry> DirEntries(const RemapFs& fs, fuse_ino_t dir) {
   std::vector<DirEntry> entries;
   if (dir == kRootIno) {
-    entries = {{".", kRootIno}, {"..", kRootIno},
+    entries = {{".", kRootIno},
+               {"..", kRootIno},
                {fs.settings().disk_name, kDiskIno},
                {kControlDirName, kControlDirIno}};
   } else {
@@ -73,15 +72,14 @@ int Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
   std::vector<DirEntry> entries = DirEntries(Fs(req), ino);
   std::vector<char> buf(size);
   size_t used = 0;
-  for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < entries.size();
-       ++i) {
+  for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < entries.size(); ++i) {
     // Only st_ino and the type bits of st_mode matter here.
     struct stat st {};
     st.st_ino = entries[i].ino;
     st.st_mode = IsDir(entries[i].ino) ? S_IFDIR : S_IFREG;
     // The offset stored with an entry is where the next readdir resumes.
-    size_t need = fuse_add_direntry(req, buf.data() + used, size - used,
-                                    entries[i].name.c_str(), &st, i + 1);
+    size_t need = fuse_add_direntry(req, buf.data() + used, size - used, entries[i].name.c_str(),
+                                    &st, i + 1);
     if (need > size - used) break;
     used += need;
   }
@@ -94,11 +92,9 @@ int Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
 // the mount time), so chmod, chown and utime/touch fail with EPERM rather
 // than pretend. A shell's `>` truncates a control file to 0: allowed, and
 // the mtime a truncate implies is not a request to store a time.
-int Setattr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr,
-            int to_set) {
-  constexpr int kTimes = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-                         FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
-                         FUSE_SET_ATTR_CTIME;
+int Setattr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_set) {
+  constexpr int kTimes = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                         FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
   struct stat st {};
   if (!Fs(req).Attr(ino, &st)) return -ENOENT;
   if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -173,14 +169,11 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   });
 }
 
-void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-               fuse_file_info*) {
-  RunFuseCallback(req, "setattr",
-                  [&] { return Setattr(req, ino, attr, to_set); });
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+  RunFuseCallback(req, "setattr", [&] { return Setattr(req, ino, attr, to_set); });
 }
 
-void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-               fuse_file_info*) {
+void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
   RunFuseCallback(req, "readdir", [&] { return Readdir(req, ino, size, off); });
 }
 
@@ -188,8 +181,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   RunFuseCallback(req, "open", [&] { return Open(req, ino, fi); });
 }
 
-void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-            fuse_file_info* fi) {
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   RunFuseCallback(req, "read", [&] {
     if (ino == kDiskIno) return Fs(req).DiskRead(req, size, off);
     const ControlFile* file = ControlFileByIno(ino);
@@ -198,8 +190,8 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   });
 }
 
-void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size,
-             off_t off, fuse_file_info*) {
+void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+             fuse_file_info*) {
   RunFuseCallback(req, "write", [&] {
     if (ino == kDiskIno) return Fs(req).DiskWrite(req, buf, size, off);
     const ControlFile* file = ControlFileByIno(ino);
@@ -209,9 +201,7 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size,
 }
 
 // Closing a file promises nothing about durability; fsync does.
-void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-  fuse_reply_err(req, 0);
-}
+void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   RunFuseCallback(req, "fsync", [&] {
@@ -253,8 +243,7 @@ fuse_lowlevel_ops MakeOperations() {
 
 }  // namespace
 
-RemapFs::RemapFs(Volume* volume, FaultyDevice* main_faults,
-                 MountSettings settings)
+RemapFs::RemapFs(Volume* volume, FaultyDevice* main_faults, MountSettings settings)
     : volume_(volume), main_faults_(main_faults), settings_(std::move(settings)) {
   clock_gettime(CLOCK_REALTIME, &mount_time_);
 }

@@ -41,9 +41,7 @@ inline constexpr const char* kControlDirName = "control";
 // Largest single FUSE read/write request (conn->max_write, -o max_read).
 inline constexpr size_t kMaxRequestBytes = 1 << 20;
 
-enum class ControlKind {
-  kAddBad, kRemove, kRemaps, kReservations, kStatus, kInject, kScrub
-};
+enum class ControlKind { kAddBad, kRemove, kRemaps, kReservations, kStatus, kInject, kScrub };
 
 struct ControlFile {
   const char* name;
@@ -100,10 +98,9 @@ class RemapFs {
 
   // Control file operations (control_files.cc), same convention.
   int ControlOpen(fuse_req_t req, const ControlFile& file, fuse_file_info* fi);
-  int ControlRead(fuse_req_t req, const ControlFile& file, size_t size,
-                  off_t off, fuse_file_info* fi);
-  int ControlWrite(fuse_req_t req, const ControlFile& file, const char* buf,
-                   size_t size);
+  int ControlRead(fuse_req_t req, const ControlFile& file, size_t size, off_t off,
+                  fuse_file_info* fi);
+  int ControlWrite(fuse_req_t req, const ControlFile& file, const char* buf, size_t size);
   void ControlRelease(fuse_file_info* fi);
 
  private:

@@ -50,8 +50,7 @@ int Serve(const ServeOptions& options, RemapFs* fs) {
     fmt::print(stderr, "remapfs mount: cannot install signal handlers\n");
   } else {
     if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
-      fmt::print(stderr, "remapfs mount: cannot mount on '{}' (see above)\n",
-                 options.mountpoint);
+      fmt::print(stderr, "remapfs mount: cannot mount on '{}' (see above)\n", options.mountpoint);
     } else if (fuse_daemonize(options.foreground ? 1 : 0) != 0) {
       fmt::print(stderr, "remapfs mount: cannot daemonize\n");
       fuse_session_unmount(se);

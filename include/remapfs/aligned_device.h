@@ -53,9 +53,7 @@ class AlignedDevice : public BlockDevice {
   AlignedDevice(std::unique_ptr<BlockDevice> base, uint32_t alignment);
 
   bool IsAligned(uint64_t value) const { return (value & (alignment_ - 1)) == 0; }
-  bool IsAligned(const void* p) const {
-    return IsAligned(reinterpret_cast<uintptr_t>(p));
-  }
+  bool IsAligned(const void* p) const { return IsAligned(reinterpret_cast<uintptr_t>(p)); }
   // Writes `len` bytes at `offset` into the one block that holds them,
   // reading the rest of that block first.
   Status WritePartialBlock(uint64_t offset, const uint8_t* data, size_t len);

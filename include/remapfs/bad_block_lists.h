@@ -61,15 +61,13 @@ Status CheckBadBlocksBlockSize(uint64_t block_size);
 // only. On any malformed line, a number too large, or an area outside MAIN,
 // returns InvalidArgument "line N: <why>: '<line>'" and leaves `out` empty:
 // the whole list is refused.
-Status ParseBadBlockList(BadBlockFormat format, std::string_view text,
-                         uint32_t block_size, uint32_t sector_size,
-                         uint64_t main_sectors, std::vector<SectorRange>* out);
+Status ParseBadBlockList(BadBlockFormat format, std::string_view text, uint32_t block_size,
+                         uint32_t sector_size, uint64_t main_sectors,
+                         std::vector<SectorRange>* out);
 
 // Writes `ranges` (any order, may overlap; must lie inside MAIN) in
 // `format`. `main_sectors` is needed by kDdrescue, which covers all of MAIN.
-std::string FormatBadBlockList(BadBlockFormat format,
-                               const std::vector<SectorRange>& ranges,
-                               uint32_t block_size, uint32_t sector_size,
-                               uint64_t main_sectors);
+std::string FormatBadBlockList(BadBlockFormat format, const std::vector<SectorRange>& ranges,
+                               uint32_t block_size, uint32_t sector_size, uint64_t main_sectors);
 
 }  // namespace remapfs

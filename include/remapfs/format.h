@@ -49,28 +49,28 @@ inline constexpr uint64_t kMinSpareSectors = 72;  // smallest spare accepted
 inline constexpr uint32_t kMaxCopies = 8;
 
 // Header fields: byte offsets within sector 0 of a copy.
-inline constexpr size_t kOffMagic = 0;          // char[8]
-inline constexpr size_t kOffVersion = 8;        // u32
-inline constexpr size_t kOffSectorSize = 12;    // u32
-inline constexpr size_t kOffMainSectors = 16;   // u64
-inline constexpr size_t kOffSpareSectors = 24;  // u64
-inline constexpr size_t kOffStrategy = 32;      // u32 (Strategy, never auto)
-inline constexpr size_t kOffCopyCount = 36;     // u32
-inline constexpr size_t kOffCopySectors = 40;   // u64: L
-inline constexpr size_t kOffCopyStarts = 48;    // u64[kMaxCopies], unused = 0
-inline constexpr size_t kOffCopyIndex = 112;    // u32: which copy this is
-inline constexpr size_t kOffFlags = 116;        // u32: reserved, zero
-inline constexpr size_t kOffSequence = 120;     // u64: commit sequence
-inline constexpr size_t kOffSlotCount = 128;    // u64: slots in the table
-inline constexpr size_t kOffTableSectors = 136; // u64: T
-inline constexpr size_t kOffVolumeId = 144;     // u8[16]: random at format
+inline constexpr size_t kOffMagic = 0;           // char[8]
+inline constexpr size_t kOffVersion = 8;         // u32
+inline constexpr size_t kOffSectorSize = 12;     // u32
+inline constexpr size_t kOffMainSectors = 16;    // u64
+inline constexpr size_t kOffSpareSectors = 24;   // u64
+inline constexpr size_t kOffStrategy = 32;       // u32 (Strategy, never auto)
+inline constexpr size_t kOffCopyCount = 36;      // u32
+inline constexpr size_t kOffCopySectors = 40;    // u64: L
+inline constexpr size_t kOffCopyStarts = 48;     // u64[kMaxCopies], unused = 0
+inline constexpr size_t kOffCopyIndex = 112;     // u32: which copy this is
+inline constexpr size_t kOffFlags = 116;         // u32: reserved, zero
+inline constexpr size_t kOffSequence = 120;      // u64: commit sequence
+inline constexpr size_t kOffSlotCount = 128;     // u64: slots in the table
+inline constexpr size_t kOffTableSectors = 136;  // u64: T
+inline constexpr size_t kOffVolumeId = 144;      // u8[16]: random at format
 // Version 2 only (zero in version 1):
-inline constexpr size_t kOffGeneration = 160;   // u64: format generation
-inline constexpr size_t kOffMainId = 168;       // char[kMainIdBytes], NUL padded
+inline constexpr size_t kOffGeneration = 160;  // u64: format generation
+inline constexpr size_t kOffMainId = 168;      // char[kMainIdBytes], NUL padded
 inline constexpr size_t kMainIdBytes = 128;
-inline constexpr size_t kOffMainPath = 296;     // char[kMainPathBytes], NUL padded
+inline constexpr size_t kOffMainPath = 296;  // char[kMainPathBytes], NUL padded
 inline constexpr size_t kMainPathBytes = 200;
-inline constexpr size_t kOffHeaderCrc = 508;    // u32: CRC32C of [0, 508)
+inline constexpr size_t kOffHeaderCrc = 508;  // u32: CRC32C of [0, 508)
 inline constexpr size_t kHeaderBytes = 512;
 static_assert(kOffCopyStarts + 8 * kMaxCopies == kOffCopyIndex);
 static_assert(kOffVolumeId + 16 == kOffGeneration);

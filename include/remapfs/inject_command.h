@@ -38,8 +38,7 @@ struct InjectCommand {
 Status ParseInjectCommands(std::string_view text, uint64_t main_sectors,
                            std::vector<InjectCommand>* out);
 
-void ApplyInjectCommands(const std::vector<InjectCommand>& commands,
-                         FaultyDevice* device);
+void ApplyInjectCommands(const std::vector<InjectCommand>& commands, FaultyDevice* device);
 
 // "<first> <last> <read|write|rw>\n" per fault, sorted. The latency is not
 // listed here (scripts parse these lines): status shows it as

@@ -54,20 +54,19 @@ struct MainBinding {
 
 // What Open found in each copy, and what the store knows of it since.
 enum class CopyState {
-  kValid,      // holds the newest table in full
-  kStale,      // valid but older than the newest copy
-  kCorrupt,    // bad magic/CRC, torn, another format, or a failed write
+  kValid,    // holds the newest table in full
+  kStale,    // valid but older than the newest copy
+  kCorrupt,  // bad magic/CRC, torn, another format, or a failed write
 };
 std::string_view CopyStateName(CopyState s);
 
 struct CopyReport {
-  uint64_t start = 0;      // first spare sector of the copy
+  uint64_t start = 0;  // first spare sector of the copy
   CopyState state = CopyState::kCorrupt;
   uint64_t sequence = 0;   // header sequence, when the header was readable
   std::string problem;     // empty when valid
   bool rewritten = false;  // Open repaired it (state still says what it found)
 };
-
 
 struct MetadataOpenOptions {
   // Rewrite stale and corrupt copies from the newest valid one (mount does;
@@ -87,8 +86,8 @@ class MetadataStore {
  public:
   // Writes fresh metadata (sequence 1, every slot free, a new volume id and
   // a generation above any found on `spare`) to every copy, bound to `main`.
-  static Status Format(BlockDevice* spare, const Geometry& geometry,
-                       const MainBinding& main, std::unique_ptr<MetadataStore>* out);
+  static Status Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
+                       std::unique_ptr<MetadataStore>* out);
   // The same, bound to no MAIN (memory volumes, tests).
   static Status Format(BlockDevice* spare, const Geometry& geometry,
                        std::unique_ptr<MetadataStore>* out) {
@@ -201,7 +200,7 @@ class MetadataStore {
   ReservationSet reservations_;
   uint64_t table_sectors_ = 0;
   uint64_t sequence_ = 0;
-  FormatBinding binding_;          // always the current version once written
+  FormatBinding binding_;  // always the current version once written
   uint32_t loaded_version_ = format::kVersion;
   MainBinding main_;
   std::vector<uint64_t> slots_;  // encoded entries

@@ -102,7 +102,7 @@ struct MountStackFailure {
 };
 
 struct MountStack {
-  std::unique_ptr<Volume> volume;  // owns MAIN, SPARE and the metadata
+  std::unique_ptr<Volume> volume;       // owns MAIN, SPARE and the metadata
   FaultyDevice* main_faults = nullptr;  // MAIN's fault layer; owned by volume
   DeviceIo main_io;
   DeviceIo spare_io;

@@ -43,8 +43,8 @@ struct Placement {
 // Chooses the placement for a spare of `spare_sectors` sectors. `requested`
 // kAuto follows the table; an explicit strategy is used if its copies fit
 // without overlapping, else InvalidArgument naming the reason.
-Status ComputePlacement(uint32_t sector_size, uint64_t spare_sectors,
-                        Strategy requested, Placement* out);
+Status ComputePlacement(uint32_t sector_size, uint64_t spare_sectors, Strategy requested,
+                        Placement* out);
 
 // Number of table sectors a copy needs for `slots` slots.
 uint64_t TableSectorsFor(uint32_t sector_size, uint64_t slots);
@@ -56,9 +56,7 @@ struct Geometry {
   Placement placement;
 
   // Spare sectors that can ever hold remapped data.
-  uint64_t spare_capacity() const {
-    return spare_sectors - placement.reserved_sectors();
-  }
+  uint64_t spare_capacity() const { return spare_sectors - placement.reserved_sectors(); }
   uint64_t main_bytes() const { return main_sectors * sector_size; }
 };
 

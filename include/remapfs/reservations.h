@@ -31,8 +31,7 @@ class ReservationSet {
   ReservationSet(uint64_t spare_sectors, std::vector<Extent> extents);
 
   // The extents of every metadata copy of `placement`.
-  static ReservationSet ForPlacement(const Placement& placement,
-                                     uint64_t spare_sectors);
+  static ReservationSet ForPlacement(const Placement& placement, uint64_t spare_sectors);
 
   uint64_t spare_sectors() const { return spare_sectors_; }
   uint64_t reserved_sectors() const { return reserved_; }
@@ -48,8 +47,8 @@ class ReservationSet {
  private:
   uint64_t spare_sectors_;
   uint64_t reserved_ = 0;
-  std::vector<Extent> extents_;       // sorted by first
-  std::vector<uint64_t> slot_base_;   // slot_base_[i]: slots before extent i
+  std::vector<Extent> extents_;      // sorted by first
+  std::vector<uint64_t> slot_base_;  // slot_base_[i]: slots before extent i
 };
 
 }  // namespace remapfs

@@ -26,7 +26,6 @@ struct ScrubCommand {
 // InvalidArgument on an empty command, an unknown word, an argument to
 // `stop`, or a bad sector list (the sector_list.h message); `out` is
 // untouched then.
-Status ParseScrubCommand(std::string_view text, uint64_t main_sectors,
-                         ScrubCommand* out);
+Status ParseScrubCommand(std::string_view text, uint64_t main_sectors, ScrubCommand* out);
 
 }  // namespace remapfs

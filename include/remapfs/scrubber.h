@@ -92,7 +92,7 @@ class Scrubber {
   std::mutex control_mu_;  // serializes Start/Stop/~Scrubber; never the thread
   std::thread thread_;     // guarded by control_mu_
 
-  mutable std::mutex mu_;  // guards everything below
+  mutable std::mutex mu_;            // guards everything below
   std::condition_variable changed_;  // stop requested, or the scan ended
   bool stop_requested_ = false;
   ScrubProgress progress_;

@@ -25,8 +25,7 @@ struct SectorRange {
 // Parses `text` into ranges, each checked against [0, limit). On any error
 // returns InvalidArgument naming the offending token and leaves `out` empty.
 // An input with no tokens (only blanks or comments) is InvalidArgument too.
-Status ParseSectorList(std::string_view text, uint64_t limit,
-                       std::vector<SectorRange>* out);
+Status ParseSectorList(std::string_view text, uint64_t limit, std::vector<SectorRange>* out);
 
 // Sorts and merges overlapping or adjacent ranges.
 std::vector<SectorRange> NormalizeRanges(std::vector<SectorRange> ranges);

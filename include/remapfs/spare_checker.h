@@ -34,8 +34,7 @@ struct CheckResult {
 // `main_bytes`, `main`: MAIN's actual size and binding when known (check
 // --main); a MAIN other than the one the spare is bound to is a problem
 // that repair leaves alone (mount --rebind is the deliberate way).
-CheckResult CheckSpare(MetadataStore* store, bool repair,
-                       std::optional<uint64_t> main_bytes,
+CheckResult CheckSpare(MetadataStore* store, bool repair, std::optional<uint64_t> main_bytes,
                        const MainBinding* main = nullptr);
 
 }  // namespace remapfs

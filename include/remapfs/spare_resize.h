@@ -31,14 +31,13 @@ namespace remapfs {
 struct ResizeResult {
   Geometry old_geometry;
   Geometry new_geometry;
-  uint64_t moved_within_old = 0;  // step 1
+  uint64_t moved_within_old = 0;    // step 1
   uint64_t moved_to_new_space = 0;  // step 2
   uint64_t remaps = 0;
 };
 
 // Called with a short phase description and progress within it.
-using ResizeProgress = std::function<void(const std::string& phase, uint64_t done,
-                                          uint64_t total)>;
+using ResizeProgress = std::function<void(const std::string& phase, uint64_t done, uint64_t total)>;
 
 // Checks that the spare on `spare` can be re-placed for `new_spare_sectors`
 // (strategy auto) without writing anything: InvalidArgument naming the
@@ -49,7 +48,7 @@ Status PlanSpareResize(BlockDevice* spare, uint64_t new_spare_sectors, ResizeRes
 // Performs the resize. `spare` must span at least the larger of the old and
 // the new size. On failure the spare holds the old or the new geometry,
 // complete (a crash leaves it likewise).
-Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors,
-                   const ResizeProgress& progress, ResizeResult* result);
+Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors, const ResizeProgress& progress,
+                   ResizeResult* result);
 
 }  // namespace remapfs

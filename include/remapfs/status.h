@@ -35,9 +35,7 @@ class Status {
   static Status InvalidArgument(std::string msg) {
     return Status(Code::kInvalidArgument, EINVAL, std::move(msg));
   }
-  static Status NoSpace(std::string msg) {
-    return Status(Code::kNoSpace, ENOSPC, std::move(msg));
-  }
+  static Status NoSpace(std::string msg) { return Status(Code::kNoSpace, ENOSPC, std::move(msg)); }
   static Status IoError(std::string msg, int err = EIO) {
     return Status(Code::kIoError, err, std::move(msg));
   }
@@ -47,9 +45,7 @@ class Status {
   static Status NotFound(std::string msg) {
     return Status(Code::kNotFound, ENOENT, std::move(msg));
   }
-  static Status Busy(std::string msg) {
-    return Status(Code::kBusy, EBUSY, std::move(msg));
-  }
+  static Status Busy(std::string msg) { return Status(Code::kBusy, EBUSY, std::move(msg)); }
   static Status Permission(std::string msg, int err = EACCES) {
     return Status(Code::kPermission, err, std::move(msg));
   }
@@ -89,8 +85,8 @@ class Status {
 }  // namespace remapfs
 
 // Propagates a non-ok Status to the caller.
-#define REMAPFS_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::remapfs::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                 \
+#define REMAPFS_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::remapfs::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)

@@ -114,26 +114,22 @@ struct VolumeOptions {
 
 class Volume {
  public:
-  static Status Open(std::unique_ptr<BlockDevice> main,
-                     std::unique_ptr<BlockDevice> spare,
+  static Status Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
                      const VolumeOptions& options, std::unique_ptr<Volume>* out);
   // Loads metadata from `spare` (repairing stale copies) and checks it
   // belongs to `main` (same size). `main` should be the device that faults
   // may be injected into; the Volume does not care which decorator it is.
-  static Status Open(std::unique_ptr<BlockDevice> main,
-                     std::unique_ptr<BlockDevice> spare,
+  static Status Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
                      std::unique_ptr<Volume>* out);
   // As Open above, over `metadata`, already loaded from `spare` with
   // MetadataOptionsFor(options, main->Size()) (so a caller that must know
   // the geometry first reads the metadata once). `metadata` borrows `spare`.
-  static Status Open(std::unique_ptr<BlockDevice> main,
-                     std::unique_ptr<BlockDevice> spare,
-                     std::unique_ptr<MetadataStore> metadata,
-                     const VolumeOptions& options, std::unique_ptr<Volume>* out);
+  static Status Open(std::unique_ptr<BlockDevice> main, std::unique_ptr<BlockDevice> spare,
+                     std::unique_ptr<MetadataStore> metadata, const VolumeOptions& options,
+                     std::unique_ptr<Volume>* out);
   // What Open checks when it loads the metadata: MAIN's size and, unless
   // options.rebind, its identity.
-  static MetadataOpenOptions MetadataOptionsFor(const VolumeOptions& options,
-                                                uint64_t main_bytes);
+  static MetadataOpenOptions MetadataOptionsFor(const VolumeOptions& options, uint64_t main_bytes);
 
   ~Volume();
 
@@ -204,7 +200,10 @@ class Volume {
     // `start`: when the request began; its first, failed attempt is the
     // first estimate of what a failure costs on this disk.
     Narrowing(bool w, uint8_t* d, uint64_t b, Clock::time_point start, Clock::duration erc)
-        : write(w), data(d), base(b), deadline(start + erc),
+        : write(w),
+          data(d),
+          base(b),
+          deadline(start + erc),
           slowest_failure(Clock::now() - start) {}
     bool write;
     uint8_t* data;  // the request's buffer (written from, or read into)
@@ -230,15 +229,13 @@ class Volume {
   Status ReadMainRuns(const std::vector<DeviceRun>& runs, uint8_t* buf);
   Status ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes);
   Status RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t offset,
-                           const uint8_t* data, size_t len,
-                           std::vector<SlotChange>* changes);
+                           const uint8_t* data, size_t len, std::vector<SlotChange>* changes);
   // Flushes the spare (the data the changes name is durable first), then
   // RemapTable::Commit, and publishes the counters. Caller holds table_mu_
   // exclusively (and the changed sectors' region).
   Status FlushAndCommit(const std::vector<SlotChange>& changes, size_t new_slots);
   bool IsMapped(uint64_t sector) const;  // takes table_mu_ shared
-  Status CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf,
-                     bool* pending);
+  Status CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf, bool* pending);
   void CountError(const Status& st, bool is_write);
   // Copies the table's counters into view_, for Stats. Called at the end
   // of every table change (and after a failed commit, which may have cost a
@@ -284,8 +281,7 @@ class Volume {
 
 // A freshly formatted Volume (512-byte sectors, strategy auto) over two new
 // zero-filled memory devices, for benchmarks and tests. The Volume owns them.
-Status NewMemoryVolume(uint64_t main_bytes, uint64_t spare_bytes,
-                       std::unique_ptr<Volume>* out);
+Status NewMemoryVolume(uint64_t main_bytes, uint64_t spare_bytes, std::unique_ptr<Volume>* out);
 
 // The text of the read-only control files (SPEC "Read-only control files").
 std::string FormatRemaps(const std::vector<RemapEntry>& remaps);

@@ -29,24 +29,22 @@ struct Volume {
   uint32_t sector_size;
   uint64_t main_sectors;
 };
-constexpr Volume kVolumes[] = {
-    {512, (1u << 21) + 3}, {4096, (1u << 18) + 1}, {512, 77}, {4096, 5}};
+constexpr Volume kVolumes[] = {{512, (1u << 21) + 3}, {4096, (1u << 18) + 1}, {512, 77}, {4096, 5}};
 constexpr uint32_t kBlockSizes[] = {512, 1024, 4096, 65536};
 
 std::vector<SectorRange> MustParse(BadBlockFormat format, const std::string& text,
                                    uint32_t block_size, const Volume& v) {
   std::vector<SectorRange> out;
-  const Status st = ParseBadBlockList(format, text, block_size, v.sector_size,
-                                      v.main_sectors, &out);
-  FUZZ_CHECK(st.ok(), "{} list we formatted is refused: {}\n{}",
-             BadBlockFormatName(format), st.ToString(), text.substr(0, 2000));
+  const Status st = ParseBadBlockList(format, text, block_size, v.sector_size, v.main_sectors,
+                                      &out);
+  FUZZ_CHECK(st.ok(), "{} list we formatted is refused: {}\n{}", BadBlockFormatName(format),
+             st.ToString(), text.substr(0, 2000));
   return out;
 }
 
-void CheckTrip(BadBlockFormat via, const std::vector<SectorRange>& set,
-               uint32_t block_size, const Volume& v) {
-  const std::string text =
-      FormatBadBlockList(via, set, block_size, v.sector_size, v.main_sectors);
+void CheckTrip(BadBlockFormat via, const std::vector<SectorRange>& set, uint32_t block_size,
+               const Volume& v) {
+  const std::string text = FormatBadBlockList(via, set, block_size, v.sector_size, v.main_sectors);
   const std::vector<SectorRange> again = MustParse(via, text, block_size, v);
   FUZZ_CHECK(again == set, "via {} (block {}, sector {}): {} came back as {}",
              BadBlockFormatName(via), block_size, v.sector_size, RangesText(set),
@@ -56,8 +54,7 @@ void CheckTrip(BadBlockFormat via, const std::vector<SectorRange>& set,
 // md and ddrescue exports must be exact to the byte, which a re-parse at
 // the same sector size cannot see (it rounds outward): read them back as a
 // volume of 512-byte sectors and compare with the set scaled to those.
-void CheckExactExport(BadBlockFormat via, const std::vector<SectorRange>& set,
-                      const Volume& v) {
+void CheckExactExport(BadBlockFormat via, const std::vector<SectorRange>& set, const Volume& v) {
   const uint64_t ratio = v.sector_size / 512;
   if (ratio == 1) return;
   std::vector<SectorRange> scaled;
@@ -69,11 +66,10 @@ void CheckExactExport(BadBlockFormat via, const std::vector<SectorRange>& set,
              BadBlockFormatName(via), RangesText(set), RangesText(back), RangesText(scaled));
 }
 
-void CheckOne(BadBlockFormat format, std::string_view text, uint32_t block_size,
-              const Volume& v) {
+void CheckOne(BadBlockFormat format, std::string_view text, uint32_t block_size, const Volume& v) {
   std::vector<SectorRange> set = {{1, 2}};  // a refusal must empty it
-  const Status st =
-      ParseBadBlockList(format, text, block_size, v.sector_size, v.main_sectors, &set);
+  const Status st = ParseBadBlockList(format, text, block_size, v.sector_size, v.main_sectors,
+                                      &set);
   if (!st.ok()) {
     FUZZ_CHECK(st.IsInvalidArgument() && set.empty() && st.message().rfind("line ", 0) == 0,
                "refusal {} left {}", st.ToString(), RangesText(set));

@@ -41,8 +41,8 @@ bool ExpectedBytes(std::string_view text, uint64_t* bytes) {
 void CheckReparses(const std::string& text, uint64_t bytes) {
   uint64_t again = 0;
   const Status st = ParseByteSize(text, &again);
-  FUZZ_CHECK(st.ok() && again == bytes, "'{}' gave {} ({}), want {}", text, again,
-             st.ToString(), bytes);
+  FUZZ_CHECK(st.ok() && again == bytes, "'{}' gave {} ({}), want {}", text, again, st.ToString(),
+             bytes);
 }
 
 }  // namespace
@@ -52,8 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t bytes = 0, expected = 0;
   const Status st = ParseByteSize(text, &bytes);
   const bool valid = ExpectedBytes(text, &expected);
-  FUZZ_CHECK(st.ok() == valid, "parser says {}, independent reading says {}",
-             st.ToString(), valid ? fmt::format("{} bytes", expected) : "invalid");
+  FUZZ_CHECK(st.ok() == valid, "parser says {}, independent reading says {}", st.ToString(),
+             valid ? fmt::format("{} bytes", expected) : "invalid");
   if (!st.ok()) {
     FUZZ_CHECK(st.IsInvalidArgument() && !st.message().empty(), "{}", st.ToString());
     return 0;
@@ -62,7 +62,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckReparses(fmt::format("{}", bytes), bytes);
   unsigned unit = 0;
   while (unit < kUnits.size() && bytes % (uint64_t{1} << (10 * (unit + 1))) == 0) ++unit;
-  if (unit > 0)
-    CheckReparses(fmt::format("{}{}", bytes >> (10 * unit), kUnits[unit - 1]), bytes);
+  if (unit > 0) CheckReparses(fmt::format("{}{}", bytes >> (10 * unit), kUnits[unit - 1]), bytes);
   return 0;
 }

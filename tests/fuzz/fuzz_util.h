@@ -28,16 +28,14 @@ inline constexpr uint64_t kMainSizes[] = {0, 1, 4096, kU64Max};
 
 [[noreturn]] inline void Fail(const char* file, int line, const char* what,
                               const std::string& detail) {
-  std::fprintf(stderr, "\nINVARIANT FAILED at %s:%d: %s\n  %s\n", file, line, what,
-               detail.c_str());
+  std::fprintf(stderr, "\nINVARIANT FAILED at %s:%d: %s\n  %s\n", file, line, what, detail.c_str());
   std::abort();
 }
 
 // FUZZ_CHECK(cond, "fmt {}", args...): abort with the message unless cond.
-#define FUZZ_CHECK(cond, ...)                                                    \
-  do {                                                                           \
-    if (!(cond)) ::remapfs::fuzz::Fail(__FILE__, __LINE__, #cond,                \
-                                       fmt::format(__VA_ARGS__));                \
+#define FUZZ_CHECK(cond, ...)                                                                \
+  do {                                                                                       \
+    if (!(cond)) ::remapfs::fuzz::Fail(__FILE__, __LINE__, #cond, fmt::format(__VA_ARGS__)); \
   } while (0)
 
 inline std::string_view AsText(const uint8_t* data, size_t size) {
@@ -53,8 +51,8 @@ inline std::string RangesText(const std::vector<SectorRange>& ranges) {
 // Every range is well formed and inside [0, limit).
 inline void CheckInBounds(const std::vector<SectorRange>& ranges, uint64_t limit) {
   for (const SectorRange& r : ranges)
-    FUZZ_CHECK(r.first <= r.last && r.last < limit, "range [{},{}] vs limit {}: {}",
-               r.first, r.last, limit, RangesText(ranges));
+    FUZZ_CHECK(r.first <= r.last && r.last < limit, "range [{},{}] vs limit {}: {}", r.first,
+               r.last, limit, RangesText(ranges));
 }
 
 // The normal form NormalizeRanges promises: sorted, and each range ends at
@@ -83,14 +81,12 @@ inline void CheckSameSectors(std::vector<SectorRange> ranges,
     uint64_t reach = ranges[next].last;  // covered: [m.first, reach]
     for (; next < ranges.size() && ranges[next].first <= m.last; ++next) {
       FUZZ_CHECK(ranges[next].first <= reach || ranges[next].first - 1 == reach,
-                 "gap before sector {} inside merged [{},{}]", ranges[next].first, m.first,
-                 m.last);
+                 "gap before sector {} inside merged [{},{}]", ranges[next].first, m.first, m.last);
       FUZZ_CHECK(ranges[next].last <= m.last, "input [{},{}] sticks out of merged [{},{}]",
                  ranges[next].first, ranges[next].last, m.first, m.last);
       reach = std::max(reach, ranges[next].last);
     }
-    FUZZ_CHECK(reach == m.last, "merged [{},{}] covers only up to {}", m.first, m.last,
-               reach);
+    FUZZ_CHECK(reach == m.last, "merged [{},{}] covers only up to {}", m.first, m.last, reach);
   }
   FUZZ_CHECK(next == ranges.size(), "input range [{},{}] lies in no merged range",
              ranges[next].first, ranges[next].last);

@@ -113,8 +113,7 @@ void CheckOneLimit(std::string_view text, uint64_t main_sectors) {
   FUZZ_CHECK(!commands.empty(), "accepted with no command");
   for (const InjectCommand& cmd : commands) CheckCommand(cmd, main_sectors);
   std::vector<InjectCommand> wider;
-  FUZZ_CHECK(ParseInjectCommands(text, kU64Max, &wider).ok() &&
-                 wider.size() == commands.size(),
+  FUZZ_CHECK(ParseInjectCommands(text, kU64Max, &wider).ok() && wider.size() == commands.size(),
              "accepted for {} sectors, not for more", main_sectors);
   auto device = NewDevice();
   ApplyInjectCommands(commands, device.get());

@@ -91,8 +91,10 @@ void WriteHeaderSeeds(const std::string& dir) {
   const Geometry minimal = MakeGeometry(512, 2048, 128);
   WriteFile(dir + "/v2_minimal_copy0", EncodedHeader(MakeHeader(minimal, 0, 1)));
   WriteFile(dir + "/v2_minimal_copy7", EncodedHeader(MakeHeader(minimal, 7, 42)));
-  WriteFile(dir + "/v2_linear_4k", EncodedHeader(MakeHeader(MakeGeometry(4096, 1 << 20, 2048), 3, 9)));
-  WriteFile(dir + "/v2_geometric", EncodedHeader(MakeHeader(MakeGeometry(512, 1 << 24, 1 << 16), 2, 7)));
+  WriteFile(dir + "/v2_linear_4k",
+            EncodedHeader(MakeHeader(MakeGeometry(4096, 1 << 20, 2048), 3, 9)));
+  WriteFile(dir + "/v2_geometric",
+            EncodedHeader(MakeHeader(MakeGeometry(512, 1 << 24, 1 << 16), 2, 7)));
   WriteFile(dir + "/v1_legacy", LegacyHeader(MakeHeader(MakeGeometry(512, 4096, 1024), 1, 3)));
 }
 

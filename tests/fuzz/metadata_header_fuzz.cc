@@ -43,14 +43,13 @@ void CheckConsistent(const codec::Header& h) {
   for (uint64_t start : p.copy_starts) {
     FUZZ_CHECK(start >= end && p.copy_sectors <= g.spare_sectors &&
                    start <= g.spare_sectors - p.copy_sectors,
-               "copy at {} (L {}) overlaps or leaves a spare of {}", start,
-               p.copy_sectors, g.spare_sectors);
+               "copy at {} (L {}) overlaps or leaves a spare of {}", start, p.copy_sectors,
+               g.spare_sectors);
     end = start + p.copy_sectors;
   }
-  FUZZ_CHECK(p.copy_sectors >= format::kMinCopySectors &&
-                 p.copy_sectors >= 1 + h.table_sectors,
-             "copy of {} sectors cannot hold a header and {} table sectors",
-             p.copy_sectors, h.table_sectors);
+  FUZZ_CHECK(p.copy_sectors >= format::kMinCopySectors && p.copy_sectors >= 1 + h.table_sectors,
+             "copy of {} sectors cannot hold a header and {} table sectors", p.copy_sectors,
+             h.table_sectors);
   FUZZ_CHECK(h.slot_count == g.spare_sectors - p.reserved_sectors(),
              "slot count {} for {} free sectors", h.slot_count,
              g.spare_sectors - p.reserved_sectors());
@@ -75,8 +74,8 @@ void CheckSame(const codec::Header& a, const codec::Header& b) {
                  b.binding.version == format::kVersion,
              "binding changed in the round trip (version {})", b.binding.version);
   FUZZ_CHECK(a.main_id == b.main_id && a.main_path == b.main_path,
-             "MAIN id '{}' path '{}' came back as '{}' '{}'", a.main_id, a.main_path,
-             b.main_id, b.main_path);
+             "MAIN id '{}' path '{}' came back as '{}' '{}'", a.main_id, a.main_path, b.main_id,
+             b.main_path);
 }
 
 void CheckRoundTrip(const codec::Header& h) {

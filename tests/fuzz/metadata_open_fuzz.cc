@@ -79,11 +79,11 @@ std::vector<uint8_t> Contents(BlockDevice* dev) {
 void CheckPlacement(const MetadataStore& store) {
   const Geometry& g = store.geometry();
   Placement expected;
-  FUZZ_CHECK(ComputePlacement(g.sector_size, g.spare_sectors, g.placement.strategy,
-                              &expected).ok() &&
-                 expected.copy_starts == g.placement.copy_starts &&
-                 expected.copy_sectors == g.placement.copy_sectors,
-             "placement is not what its rules compute");
+  FUZZ_CHECK(
+      ComputePlacement(g.sector_size, g.spare_sectors, g.placement.strategy, &expected).ok() &&
+          expected.copy_starts == g.placement.copy_starts &&
+          expected.copy_sectors == g.placement.copy_sectors,
+      "placement is not what its rules compute");
   const std::vector<Extent>& extents = store.reservations().extents();
   FUZZ_CHECK(extents.size() == g.placement.copy_starts.size(), "{} extents for {} copies",
              extents.size(), g.placement.copy_starts.size());
@@ -103,8 +103,7 @@ bool InSomeCopy(const Geometry& g, uint64_t sector) {
 void CheckSlots(const MetadataStore& store, bool verify_table) {
   const Geometry& g = store.geometry();
   const ReservationSet& res = store.reservations();
-  FUZZ_CHECK(store.slot_count() == res.slot_count() &&
-                 store.slot_count() == g.spare_capacity(),
+  FUZZ_CHECK(store.slot_count() == res.slot_count() && store.slot_count() == g.spare_capacity(),
              "slot count {} vs reservations {} vs capacity {}", store.slot_count(),
              res.slot_count(), g.spare_capacity());
   std::unordered_set<uint64_t> mains;
@@ -120,13 +119,11 @@ void CheckSlots(const MetadataStore& store, bool verify_table) {
     if (!verify_table || !e.used) continue;
     FUZZ_CHECK(e.main_sector < g.main_sectors, "slot {} maps main sector {} of {}", slot,
                e.main_sector, g.main_sectors);
-    FUZZ_CHECK(mains.insert(e.main_sector).second, "main sector {} in two slots",
-               e.main_sector);
+    FUZZ_CHECK(mains.insert(e.main_sector).second, "main sector {} in two slots", e.main_sector);
   }
   FUZZ_CHECK(store.valid_copies() <= g.placement.copy_starts.size() &&
                  store.copy_reports().size() == g.placement.copy_starts.size(),
-             "{} valid copies, {} reports", store.valid_copies(),
-             store.copy_reports().size());
+             "{} valid copies, {} reports", store.valid_copies(), store.copy_reports().size());
 }
 
 void CheckReopen(BlockDevice* spare, const MetadataOpenOptions& options,
@@ -134,8 +131,7 @@ void CheckReopen(BlockDevice* spare, const MetadataOpenOptions& options,
   std::unique_ptr<MetadataStore> again;
   const Status st = MetadataStore::Open(spare, options, &again);
   FUZZ_CHECK(st.ok(), "reopen after repair fails: {}", st.ToString());
-  FUZZ_CHECK(again->generation() == first.generation() &&
-                 again->volume_id() == first.volume_id() &&
+  FUZZ_CHECK(again->generation() == first.generation() && again->volume_id() == first.volume_id() &&
                  again->sequence() == first.sequence() &&
                  again->encoded_slots() == first.encoded_slots(),
              "reopen found generation {} sequence {}, first open {} {}, tables {}",

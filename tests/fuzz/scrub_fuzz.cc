@@ -53,8 +53,7 @@ void CheckOneLimit(std::string_view text, uint64_t limit) {
   cmd.ranges = sentinel;
   const Status st = ParseScrubCommand(text, limit, &cmd);
   if (!st.ok()) {
-    FUZZ_CHECK(st.IsInvalidArgument() && cmd.kind == Kind::kStart &&
-                   cmd.ranges == sentinel,
+    FUZZ_CHECK(st.IsInvalidArgument() && cmd.kind == Kind::kStart && cmd.ranges == sentinel,
                "refusal {} changed the output", st.ToString());
     return;
   }
@@ -68,9 +67,7 @@ void CheckOneLimit(std::string_view text, uint64_t limit) {
       FUZZ_CHECK(cmd.ranges.empty() && AfterStartWord(text, &rest), "start: {}",
                  RangesText(cmd.ranges));
       break;
-    case Kind::kStartRanges:
-      CheckRanges(text, cmd, limit);
-      break;
+    case Kind::kStartRanges: CheckRanges(text, cmd, limit); break;
   }
 }
 

@@ -20,9 +20,7 @@ using namespace remapfs::fuzz;
 
 namespace {
 
-bool IsSeparator(char c) {
-  return c == ' ' || c == '\t' || c == ',' || c == '\n' || c == '\r';
-}
+bool IsSeparator(char c) { return c == ' ' || c == '\t' || c == ',' || c == '\n' || c == '\r'; }
 
 size_t CountTokens(std::string_view text) {
   size_t tokens = 0;
@@ -42,14 +40,15 @@ size_t CountTokens(std::string_view text) {
 
 // Each range in a different token form and separator, with a comment.
 std::string Render(const std::vector<SectorRange>& ranges) {
-  static constexpr std::string_view kSeparators[] = {" ", ",", "\t", "\n", "\r\n",
-                                                     " # note\n"};
+  static constexpr std::string_view kSeparators[] = {" ", ",", "\t", "\n", "\r\n", " # note\n"};
   std::string text;
   for (size_t i = 0; i < ranges.size(); ++i) {
     const SectorRange& r = ranges[i];
     switch (i % 4) {
-      case 0: text += r.first == r.last ? fmt::format("{}", r.first)
-                                        : fmt::format("{}-{}", r.first, r.last); break;
+      case 0:
+        text += r.first == r.last ? fmt::format("{}", r.first)
+                                  : fmt::format("{}-{}", r.first, r.last);
+        break;
       case 1: text += fmt::format("{}+{}", r.first, r.last - r.first + 1); break;
       case 2: text += fmt::format("0x{:x}-0X{:X}", r.first, r.last); break;
       default: text += fmt::format("0x{:X}+0x{:x}", r.first, r.last - r.first + 1);
@@ -63,8 +62,7 @@ void CheckNormalize(const std::vector<SectorRange>& ranges) {
   const std::vector<SectorRange> merged = NormalizeRanges(ranges);
   CheckNormalForm(merged);
   CheckSameSectors(ranges, merged);
-  FUZZ_CHECK(NormalizeRanges(merged) == merged, "normalizing twice changed {}",
-             RangesText(merged));
+  FUZZ_CHECK(NormalizeRanges(merged) == merged, "normalizing twice changed {}", RangesText(merged));
 }
 
 void CheckOneLimit(std::string_view text, uint64_t limit) {
@@ -75,8 +73,8 @@ void CheckOneLimit(std::string_view text, uint64_t limit) {
                "refusal {} left {}", st.ToString(), RangesText(ranges));
     return;
   }
-  FUZZ_CHECK(ranges.size() == CountTokens(text), "{} ranges for {} tokens",
-             ranges.size(), CountTokens(text));
+  FUZZ_CHECK(ranges.size() == CountTokens(text), "{} ranges for {} tokens", ranges.size(),
+             CountTokens(text));
   CheckInBounds(ranges, limit);
   std::vector<SectorRange> wider;
   FUZZ_CHECK(ParseSectorList(text, kU64Max, &wider).ok() && wider == ranges,
@@ -84,8 +82,8 @@ void CheckOneLimit(std::string_view text, uint64_t limit) {
   const std::string rendered = Render(ranges);
   std::vector<SectorRange> again;
   const Status st2 = ParseSectorList(rendered, limit, &again);
-  FUZZ_CHECK(st2.ok() && again == ranges, "re-parse of '{}': {} gave {}", rendered,
-             st2.ToString(), RangesText(again));
+  FUZZ_CHECK(st2.ok() && again == ranges, "re-parse of '{}': {} gave {}", rendered, st2.ToString(),
+             RangesText(again));
   CheckNormalize(ranges);
 }
 

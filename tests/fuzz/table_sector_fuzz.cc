@@ -140,8 +140,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     codec::Binding other = in.binding;
     other.generation ^= 1;
     uint64_t ignored = 0;
-    FUZZ_CHECK(!codec::CheckTableSector(sector.data(), in.index, in.max_sequence,
-                                        in.sector_size, other, &ignored).ok(),
+    FUZZ_CHECK(!codec::CheckTableSector(sector.data(), in.index, in.max_sequence, in.sector_size,
+                                        other, &ignored)
+                    .ok(),
                "a sector sealed for generation {} checks for {}", in.binding.generation,
                other.generation);
   }

@@ -42,7 +42,8 @@ uint64_t SplitMix(uint64_t x) {
 // `len` bytes of stream `seed`.
 std::vector<uint8_t> Pattern(uint64_t seed, size_t len) {
   std::vector<uint8_t> out(len);
-  for (size_t i = 0; i < len; ++i) out[i] = uint8_t(SplitMix(seed * 1000003 + i / 8) >> (i % 8 * 8));
+  for (size_t i = 0; i < len; ++i)
+    out[i] = uint8_t(SplitMix(seed * 1000003 + i / 8) >> (i % 8 * 8));
   return out;
 }
 
@@ -108,7 +109,7 @@ int main(int argc, char** argv) {
   const auto last_b = Pattern(1u << 30 | uint64_t(b_writes - 1), kSmall);
   std::memcpy(expect.data() + (small_at - args.offset), last_b.data(), kSmall);
   if (!WriteFile(args.expect + ".ab", expect)) Die("write EXPECT.ab");
-  std::printf("A: %ld whole-block writes, %ld reverted; B: %ld 16-byte writes\n",
-              args.writes, reverted, b_writes);
+  std::printf("A: %ld whole-block writes, %ld reverted; B: %ld 16-byte writes\n", args.writes,
+              reverted, b_writes);
   return reverted == 0 ? 0 : 1;
 }

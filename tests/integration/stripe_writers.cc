@@ -86,8 +86,9 @@ void RunWriter(int fd, int direct_fd, const Stripes& s, int w, uint64_t writes, 
     ReadAll(fd, got.data(), len, at);
     ++c.reads;
     if (std::memcmp(got.data(), buf, len) != 0) {
-      if (c.mismatches++ == 0) std::fprintf(stderr, "write at %llu read back different\n",
-                                            static_cast<unsigned long long>(at));
+      if (c.mismatches++ == 0)
+        std::fprintf(stderr, "write at %llu read back different\n",
+                     static_cast<unsigned long long>(at));
     } else {
       c.bytes_verified += len;
     }
@@ -100,14 +101,16 @@ void RunReader(int fd, const Stripes& s, uint64_t seed, const std::atomic<bool>&
   std::mt19937_64 rng(seed);
   std::vector<uint8_t> buf(64 << 10);
   while (!done) {
-    const uint64_t at = rng() % s.size, len = 1 + rng() % std::min<uint64_t>(buf.size(), s.size - at);
+    const uint64_t at = rng() % s.size,
+                   len = 1 + rng() % std::min<uint64_t>(buf.size(), s.size - at);
     ReadAll(fd, buf.data(), len, at);
     ++c.reads;
     for (uint64_t j = 0; j < len; ++j) {
       if (!s.Frozen(at + j)) continue;
       if (buf[j] != model[at + j]) {
-        if (c.mismatches++ == 0) std::fprintf(stderr, "frozen byte %llu changed\n",
-                                              static_cast<unsigned long long>(at + j));
+        if (c.mismatches++ == 0)
+          std::fprintf(stderr, "frozen byte %llu changed\n",
+                       static_cast<unsigned long long>(at + j));
         break;
       }
       ++c.bytes_verified;
@@ -122,7 +125,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: stripe_writers FILE WRITES SEED EXPECT\n");
     return 2;
   }
-  const uint64_t writes = std::strtoull(argv[2], nullptr, 10), seed = std::strtoull(argv[3], nullptr, 10);
+  const uint64_t writes = std::strtoull(argv[2], nullptr, 10),
+                 seed = std::strtoull(argv[3], nullptr, 10);
   const int fd = open(argv[1], O_RDWR), direct_fd = open(argv[1], O_RDWR | O_DIRECT);
   if (fd < 0 || direct_fd < 0) Die("open");
   struct stat st {};

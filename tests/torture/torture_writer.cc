@@ -44,7 +44,7 @@
 namespace {
 
 constexpr uint64_t kSector = 512;
-constexpr uint64_t kBlock = 4096;  // O_DIRECT unit
+constexpr uint64_t kBlock = 4096;                   // O_DIRECT unit
 constexpr uint64_t kMagic = 0x5452555452504d52ULL;  // "RMPRTURT"
 constexpr uint64_t kWords = kSector / 8;
 
@@ -117,10 +117,11 @@ class Writer {
   }
 
   void Print() const {
-    std::printf("writer %llu: %llu writes, %llu acknowledged (%llu sectors), %llu fsyncs, %llu EIO\n",
-                (unsigned long long)id_, (unsigned long long)c_.writes,
-                (unsigned long long)c_.acked_writes, (unsigned long long)c_.acked_sectors,
-                (unsigned long long)c_.fsyncs, (unsigned long long)c_.eio);
+    std::printf(
+        "writer %llu: %llu writes, %llu acknowledged (%llu sectors), %llu fsyncs, %llu EIO\n",
+        (unsigned long long)id_, (unsigned long long)c_.writes, (unsigned long long)c_.acked_writes,
+        (unsigned long long)c_.acked_sectors, (unsigned long long)c_.fsyncs,
+        (unsigned long long)c_.eio);
   }
 
  private:
@@ -204,8 +205,9 @@ bool ParseMode(const std::string& s, Mode* mode) {
 int main(int argc, char** argv) {
   Mode mode{};
   if (argc != 10 || !ParseMode(argv[5], &mode)) {
-    std::fprintf(stderr, "usage: torture_writer DISK ID FIRST COUNT init|buffered|direct|direct-ack "
-                         "ROUND SEED ACKLOG STOPFILE\n");
+    std::fprintf(stderr,
+                 "usage: torture_writer DISK ID FIRST COUNT init|buffered|direct|direct-ack "
+                 "ROUND SEED ACKLOG STOPFILE\n");
     return 2;
   }
   auto num = [&](int i) { return std::strtoull(argv[i], nullptr, 10); };

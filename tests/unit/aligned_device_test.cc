@@ -27,8 +27,7 @@ std::vector<uint8_t> ReadAll(BlockDevice& dev) { return testing::Snapshot(&dev);
 
 }  // namespace
 
-TEST_CASE("givenAlignedRequest_whenServed_thenCallerBufferGoesStraightToBase",
-          "[aligned]") {
+TEST_CASE("givenAlignedRequest_whenServed_thenCallerBufferGoesStraightToBase", "[aligned]") {
   StrictFixture<512> fx;
   alignas(4096) static uint8_t buf[8192];
   std::memset(buf, 0x5A, sizeof buf);
@@ -52,8 +51,7 @@ TEST_CASE("givenUnalignedWriteWithinOneBlock_whenServed_thenOneReadAndOneWriteOf
   REQUIRE(testing::ByteDiff(back, want) == "");
 }
 
-TEST_CASE("givenUnreadableBlock_whenPartiallyWritten_thenEioAndBlockUnchanged",
-          "[aligned]") {
+TEST_CASE("givenUnreadableBlock_whenPartiallyWritten_thenEioAndBlockUnchanged", "[aligned]") {
   auto* faulty = new FaultyDevice(std::make_unique<StrictAlignmentDevice>(kSize, 512), 512);
   auto dev = testing::WrapAlignedOrFail(std::unique_ptr<BlockDevice>(faulty), 512);
   const auto before = Pattern(0, kSize, 5);

@@ -21,8 +21,8 @@ struct Vol {
   uint32_t sector_size;
   uint64_t main_sectors;
 };
-constexpr Vol k512{512, 4096};    // 2 MiB of 512-byte sectors
-constexpr Vol k4096{4096, 512};   // 2 MiB of 4096-byte sectors
+constexpr Vol k512{512, 4096};   // 2 MiB of 512-byte sectors
+constexpr Vol k4096{4096, 512};  // 2 MiB of 4096-byte sectors
 
 Ranges MustParse(BadBlockFormat f, std::string_view text, Vol v,
                  uint32_t block_size = kDefaultBadBlocksBlockSize) {
@@ -34,8 +34,8 @@ Ranges MustParse(BadBlockFormat f, std::string_view text, Vol v,
 }
 
 // The list must be refused whole, with a message naming `line`.
-std::string MustRefuse(BadBlockFormat f, std::string_view text, size_t line,
-                       Vol v = k512, uint32_t block_size = kDefaultBadBlocksBlockSize) {
+std::string MustRefuse(BadBlockFormat f, std::string_view text, size_t line, Vol v = k512,
+                       uint32_t block_size = kDefaultBadBlocksBlockSize) {
   Ranges out = {{1, 1}};  // must be emptied
   Status st = ParseBadBlockList(f, text, block_size, v.sector_size, v.main_sectors, &out);
   INFO("input: " << text << "\nresult: " << st.ToString());
@@ -46,12 +46,11 @@ std::string MustRefuse(BadBlockFormat f, std::string_view text, size_t line,
   return st.message();
 }
 
-constexpr const char* kMapHeader =
-    "# Mapfile. Created by GNU ddrescue version 1.27\n"
-    "# Command line: ddrescue /dev/sdb disk.img disk.map\n"
-    "# current_pos  current_status  current_pass\n"
-    "0x00120000     ?               1\n"
-    "#      pos        size  status\n";
+constexpr const char* kMapHeader = "# Mapfile. Created by GNU ddrescue version 1.27\n"
+                                   "# Command line: ddrescue /dev/sdb disk.img disk.map\n"
+                                   "# current_pos  current_status  current_pass\n"
+                                   "0x00120000     ?               1\n"
+                                   "#      pos        size  status\n";
 
 }  // namespace
 
@@ -70,8 +69,7 @@ TEST_CASE("givenBadblocksOutput_whenParsed_thenEachBlockCoversItsBytes", "[badbl
   REQUIRE(MustParse(kBadblocks, "2047", k512) == Ranges{{4094, 4095}});
 }
 
-TEST_CASE("givenMainNotAWholeNumberOfBlocks_whenLastBlockListed_thenClippedToMain",
-          "[badblocks]") {
+TEST_CASE("givenMainNotAWholeNumberOfBlocks_whenLastBlockListed_thenClippedToMain", "[badblocks]") {
   const Vol ten{512, 10};  // 5120 bytes: block 1 of 4096 is partly outside
   REQUIRE(MustParse(kBadblocks, "1", ten, 4096) == Ranges{{8, 9}});
   MustRefuse(kBadblocks, "2", 1, ten, 4096);
@@ -125,20 +123,19 @@ TEST_CASE("givenMalformedMdLines_whenParsed_thenRefusedNamingTheLine", "[badbloc
   MustRefuse(kMd, "5 1 2\n", 1);
   MustRefuse(kMd, "0x5 1\n", 1);
   MustRefuse(kMd, "five 1\n", 1);
-  MustRefuse(kMd, "4095 2\n", 1);   // one past MAIN
+  MustRefuse(kMd, "4095 2\n", 1);  // one past MAIN
   MustRefuse(kMd, "4096 1\n", 1);
   MustRefuse(kMd, "36028797018963967 2\n", 1);  // sector + length overflows
   MustRefuse(kMd, "1 99999999999999999999\n", 1);
 }
 
 TEST_CASE("givenDdrescueMapfile_whenParsed_thenOnlyMinusAreasAreBad", "[badblocks]") {
-  const std::string map = std::string(kMapHeader) +
-                          "0x00000000  0x00117000  +\n"
-                          "0x00117000  0x00000200  -\n"
-                          "0x00117200  0x00001000  /\n"
-                          "0x00118200  0x00000300  -\n"
-                          "0x00118500  0x00007B00  *\n"
-                          "0x00120000  0x000E0000  ?\n";
+  const std::string map = std::string(kMapHeader) + "0x00000000  0x00117000  +\n"
+                                                    "0x00117000  0x00000200  -\n"
+                                                    "0x00117200  0x00001000  /\n"
+                                                    "0x00118200  0x00000300  -\n"
+                                                    "0x00118500  0x00007B00  *\n"
+                                                    "0x00120000  0x000E0000  ?\n";
   // 0x117000 / 512 = 2232; 0x118200..0x118500 = bytes of sectors 2241-2242.
   REQUIRE(MustParse(kDdrescue, map, k512) == Ranges{{2232, 2232}, {2241, 2242}});
   // On 4096-byte sectors: 0x117000/4096 = 279; 0x118200..0x1184ff is in 280.
@@ -148,19 +145,17 @@ TEST_CASE("givenDdrescueMapfile_whenParsed_thenOnlyMinusAreasAreBad", "[badblock
 TEST_CASE("givenDdrescueVariants_whenParsed_thenReadAsDdrescueReadsThem", "[badblocks]") {
   // No pass field (older ddrescue), decimal and octal numbers, a gap, and a
   // last untried area running to ddrescue's "unknown size" end.
-  const std::string map =
-      "0 +\n"
-      "1024 512 -\n"
-      "03000 01000 -\n"  // octal: bytes 1536..2047, sector 3
-      "8192 0x7FFFFFFFFFFFDFFF ?\n";
+  const std::string map = "0 +\n"
+                          "1024 512 -\n"
+                          "03000 01000 -\n"  // octal: bytes 1536..2047, sector 3
+                          "8192 0x7FFFFFFFFFFFDFFF ?\n";
   REQUIRE(MustParse(kDdrescue, map, k512) == Ranges{{2, 3}});
   REQUIRE(MustParse(kDdrescue, "# only comments\n\n", k512).empty());
   REQUIRE(MustParse(kDdrescue, "0x0 F 3\r\n0x0 0x200000 +\r\n", k512).empty());
 }
 
-TEST_CASE("givenMalformedDdrescueMapfiles_whenParsed_thenRefusedNamingTheLine",
-          "[badblocks]") {
-  const std::string pos = "# c\n0x0 + 1\n";  // data lines start at line 3
+TEST_CASE("givenMalformedDdrescueMapfiles_whenParsed_thenRefusedNamingTheLine", "[badblocks]") {
+  const std::string pos = "# c\n0x0 + 1\n";        // data lines start at line 3
   MustRefuse(kDdrescue, "# c\n0x0 0x200 -\n", 2);  // no current-position line
   MustRefuse(kDdrescue, "0x0 x 1\n", 1);
   MustRefuse(kDdrescue, "0x0 + one\n", 1);
@@ -203,8 +198,7 @@ TEST_CASE("givenSectorsInsideABlock_whenExportedAsBadblocks_thenTheWholeBlockIsL
 }
 
 TEST_CASE("givenLongRanges_whenExportedAsMd_thenEntriesAreAtMost512Sectors", "[badblocks]") {
-  REQUIRE(FormatBadBlockList(kMd, {{10, 1209}}, 0, 512, 4096) ==
-          "10 512\n522 512\n1034 176\n");
+  REQUIRE(FormatBadBlockList(kMd, {{10, 1209}}, 0, 512, 4096) == "10 512\n522 512\n1034 176\n");
   REQUIRE(FormatBadBlockList(kMd, {{3, 3}}, 0, 4096, 512) == "24 8\n");
 }
 
@@ -233,8 +227,7 @@ TEST_CASE("givenRanges_whenExportedAsDdrescue_thenTheMapfileCoversAllOfMain", "[
   REQUIRE(statuses == "-+-+");
 }
 
-TEST_CASE("givenRandomSectorSets_whenFormattedAndParsed_thenTheSetIsUnchanged",
-          "[badblocks]") {
+TEST_CASE("givenRandomSectorSets_whenFormattedAndParsed_thenTheSetIsUnchanged", "[badblocks]") {
   std::mt19937_64 rng(GENERATE(1u, 2u, 3u, 4u));
   struct Case {
     BadBlockFormat format;
@@ -242,10 +235,10 @@ TEST_CASE("givenRandomSectorSets_whenFormattedAndParsed_thenTheSetIsUnchanged",
     uint32_t block_size;
   };
   const Case cases[] = {
-      {kBadblocks, k512, 512},  {kBadblocks, k512, 1024}, {kBadblocks, k512, 4096},
+      {kBadblocks, k512, 512},  {kBadblocks, k512, 1024},  {kBadblocks, k512, 4096},
       {kBadblocks, k4096, 512}, {kBadblocks, k4096, 1024}, {kBadblocks, k4096, 4096},
-      {kMd, k512, 0},           {kMd, k4096, 0},
-      {kDdrescue, k512, 0},     {kDdrescue, k4096, 0},
+      {kMd, k512, 0},           {kMd, k4096, 0},           {kDdrescue, k512, 0},
+      {kDdrescue, k4096, 0},
   };
   for (const Case& c : cases) {
     // Blocks larger than a sector round trip only for whole blocks.
@@ -258,10 +251,11 @@ TEST_CASE("givenRandomSectorSets_whenFormattedAndParsed_thenTheSetIsUnchanged",
       set.push_back({first * unit, (first + count) * unit - 1});
     }
     set = NormalizeRanges(set);
-    const std::string text = FormatBadBlockList(c.format, set, c.block_size,
-                                                c.vol.sector_size, c.vol.main_sectors);
-    INFO(BadBlockFormatName(c.format) << " sector " << c.vol.sector_size << " block "
-                                      << c.block_size << "\n" << text);
+    const std::string text = FormatBadBlockList(c.format, set, c.block_size, c.vol.sector_size,
+                                                c.vol.main_sectors);
+    INFO(BadBlockFormatName(c.format)
+         << " sector " << c.vol.sector_size << " block " << c.block_size << "\n"
+         << text);
     REQUIRE(MustParse(c.format, text, c.vol, c.block_size) == set);
   }
 }

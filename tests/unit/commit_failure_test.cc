@@ -69,10 +69,11 @@ struct SpareImage {
 };
 
 TEST_CASE("Whatever window of a commit's writes fails, a remount shows what "
-          "memory holds", "[commit_failure]") {
+          "memory holds",
+          "[commit_failure]") {
   const SpareImage image;
-  const std::vector<SlotChange> changes = {{0, SlotEntry{}}, {69, SlotEntry{true, false, 500}},
-                                           {900, SlotEntry{true, true, 9}}};
+  const std::vector<SlotChange> changes = {
+      {0, SlotEntry{}}, {69, SlotEntry{true, false, 500}}, {900, SlotEntry{true, true, 9}}};
   std::string old_text, new_text;
   uint64_t writes = 0;  // of one commit plus its roll-back, at most
   {
@@ -119,7 +120,7 @@ TEST_CASE("Whatever window of a commit's writes fails, a remount shows what "
     }
   }
   WARN(rounds << " failure windows: " << failed << " commits failed, " << unhealthy
-               << " left the table uncertain");
+              << " left the table uncertain");
   CHECK(failed > 0);
   CHECK(unhealthy > 0);
 }
@@ -169,7 +170,8 @@ TEST_CASE("After add_bad or remove fails on a copy, fsync'd bytes survive a remo
 }
 
 TEST_CASE("When no copy takes a commit, writes are refused until the table is "
-          "certain again", "[commit_failure]") {
+          "certain again",
+          "[commit_failure]") {
   const std::vector<uint8_t> data(kSector, 0xC3);
   FailingVolume fv;
   fv.Open(1, 1000, true);  // every metadata write fails, yet lands (write 0: the data)

@@ -45,7 +45,8 @@ inline View Look(Volume& v, const std::vector<uint64_t>& sectors) {
     std::ostringstream os;
     os << s << '=';
     if (!st.ok()) os << "EIO";
-    else for (size_t i = 0; i < buf.size(); i += 61) os << int(buf[i]) << '.';
+    else
+      for (size_t i = 0; i < buf.size(); i += 61) os << int(buf[i]) << '.';
     out.bytes += os.str() + ' ';
   }
   return out;
@@ -61,9 +62,11 @@ inline Images Prepare(const Scenario& sc) {
   std::shared_ptr<BlockDevice> spare = NewMemoryDevice(kSpareBytes);
   FillPattern(main.get(), 1);
   std::unique_ptr<MetadataStore> md;
-  REQUIRE_OK(MetadataStore::Format(spare.get(), MakeGeometry(kSector, kMainBytes, kSpareBytes), &md));
+  REQUIRE_OK(
+      MetadataStore::Format(spare.get(), MakeGeometry(kSector, kMainBytes, kSpareBytes), &md));
   std::unique_ptr<Volume> v;
-  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main), std::make_unique<SharedDevice>(spare), &v));
+  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main),
+                          std::make_unique<SharedDevice>(spare), &v));
   sc.prepare(*v);
   REQUIRE_OK(v->Sync());
   return {Snapshot(main.get()), Snapshot(spare.get())};
@@ -72,8 +75,11 @@ inline Images Prepare(const Scenario& sc) {
 inline Scenario ScenarioNamed(const std::string& name) {
   auto nothing = [](Volume&) {};
   if (name == "add_bad")
-    return {name, nothing,
-            [](Volume& v, FaultyDevice*) { return v.AddBad(Sectors({40, 41, 90})); },
+    return {name,
+            nothing,
+            [](Volume& v, FaultyDevice*) {
+              return v.AddBad(Sectors({40, 41, 90}));
+            },
             {40, 41, 90}};
   if (name == "remove")
     return {name,
@@ -82,10 +88,13 @@ inline Scenario ScenarioNamed(const std::string& name) {
               REQUIRE_OK(v.AddBad(Sectors({40, 41, 90})));
               REQUIRE_OK(v.Write(40 * kSector, data.data(), data.size()));
             },
-            [](Volume& v, FaultyDevice*) { return v.Remove(Sectors({40, 90})); },
+            [](Volume& v, FaultyDevice*) {
+              return v.Remove(Sectors({40, 90}));
+            },
             {40, 41, 90}};
   if (name == "auto-remap")
-    return {name, nothing,
+    return {name,
+            nothing,
             [](Volume& v, FaultyDevice* main) {
               const std::vector<uint8_t> data = Pattern(0, 3 * kSector, 6);
               main->AddFault(77, 77, FaultMode::kWrite);
@@ -95,7 +104,8 @@ inline Scenario ScenarioNamed(const std::string& name) {
             {76, 77, 78},
             /*writes_data=*/true};
   if (name == "pending")
-    return {name, nothing,
+    return {name,
+            nothing,
             [](Volume& v, FaultyDevice* main) {
               main->AddFault(300, 300, FaultMode::kRead);
               std::vector<uint8_t> buf(2 * kSector);
@@ -105,7 +115,8 @@ inline Scenario ScenarioNamed(const std::string& name) {
             },
             {299, 300}};
   if (name == "scrub-dead")
-    return {name, nothing,
+    return {name,
+            nothing,
             [](Volume& v, FaultyDevice* main) {
               main->AddFault(330, 331, FaultMode::kRead);  // dead: pending
               Volume::ScrubFindings found;
@@ -113,9 +124,10 @@ inline Scenario ScenarioNamed(const std::string& name) {
             },
             {320, 330, 331}};
   REQUIRE(name == "scrub");
-  return {name, nothing,
+  return {name,
+          nothing,
           [](Volume& v, FaultyDevice* main) {
-            main->AddFlakyRead(321, 321, 2);              // weak: remapped with its data
+            main->AddFlakyRead(321, 321, 2);             // weak: remapped with its data
             main->AddFault(330, 330, FaultMode::kRead);  // dead: pending
             Volume::ScrubFindings found;
             return v.ScrubRange(320, 16, &found);

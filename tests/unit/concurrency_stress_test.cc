@@ -47,7 +47,7 @@ constexpr int kMinControlOpsPerPhase = 8;
 constexpr uint64_t kStripeWidths[] = {3, 61, 0, 509, 700, 0, 1531, 4099, 0, 9001, 24571, 0};
 constexpr uint64_t kMaxRead = 64 << 10;
 constexpr uint64_t kHotBlocks = 16;  // where overlapping writes go
-constexpr int kRound = 25;  // writes per writer between checks of overlapping writes
+constexpr int kRound = 25;           // writes per writer between checks of overlapping writes
 
 // Writes per writer per phase: 3000, or REMAPFS_STRESS_WRITES when set
 // (rounded up to a whole number of rounds). The tsan stage of
@@ -80,9 +80,9 @@ struct AlignedMemory {
   }
   std::unique_ptr<BlockDevice> Aligned(std::shared_ptr<BlockDevice> mem) const {
     std::unique_ptr<AlignedDevice> out;
-    REQUIRE_OK(AlignedDevice::Wrap(std::make_unique<StrictAlignmentDevice>(
-                                       std::make_unique<SharedDevice>(mem), config.block),
-                                   config.block, &out));
+    REQUIRE_OK(AlignedDevice::Wrap(
+        std::make_unique<StrictAlignmentDevice>(std::make_unique<SharedDevice>(mem), config.block),
+        config.block, &out));
     return out;
   }
   std::unique_ptr<Volume> Open() const {
@@ -131,8 +131,7 @@ const uint8_t* WriteRandomly(Volume& v, uint64_t& at, uint64_t& len, uint32_t bl
                              AlignedBuffer& data, StressCounts& counts, Failures& failures) {
   size_t misalign = 1 + rng() % (block - 1);
   const uint64_t begin = (at + block - 1) / block * block, end = (at + len) / block * block;
-  if ((whole_blocks || rng() % 4 == 0) && begin < end)
-    at = begin, len = end - begin, misalign = 0;
+  if ((whole_blocks || rng() % 4 == 0) && begin < end) at = begin, len = end - begin, misalign = 0;
   uint8_t* buf = data.At(misalign);
   for (size_t j = 0; j < len; ++j) buf[j] = PatternByte(at + j, seed);
   if (Status st = v.Write(at, buf, len); !st.ok()) {
@@ -150,8 +149,8 @@ void RunWriter(Volume& v, const Stripes& stripes, int w, uint32_t block, uint64_
   AlignedBuffer data(stripes.width), got(stripes.width);
   for (int i = 0; i < WritesPerPhase(); ++i) {
     auto [at, len] = stripes.RandomRange(w, rng);
-    const uint8_t* buf =
-        WriteRandomly(v, at, len, block, false, seed * 1000 + i, rng, data, counts, failures);
+    const uint8_t* buf = WriteRandomly(v, at, len, block, false, seed * 1000 + i, rng, data, counts,
+                                       failures);
     if (buf == nullptr) continue;
     std::memcpy(model.data() + at, buf, len);
     uint8_t* back = got.At(rng() % block);
@@ -251,20 +250,17 @@ void RunStress(const StressConfig& c) {
     });
     std::atomic<bool> writers_done{false};
     std::vector<std::thread> others, writers;
-    others.emplace_back([&] {
-      RunControl(*v, c, seed + 1, writers_done, remapped, counts, failures);
-    });
+    others.emplace_back(
+        [&] { RunControl(*v, c, seed + 1, writers_done, remapped, counts, failures); });
     for (int r = 0; r < kReaders; ++r)
-      others.emplace_back([&, r] {
-        RunReader(*v, stripes, seed + 2 + r, writers_done, model, counts, failures);
-      });
+      others.emplace_back(
+          [&, r] { RunReader(*v, stripes, seed + 2 + r, writers_done, model, counts, failures); });
     for (int w = 0; w < kWriters; ++w)
       writers.emplace_back([&, w] {
         if (overlapping)
-          RunOverlappingWriter(*v, hot, w, c.block, seed + 5 + w, clock, logs[w], round_end,
-                               counts, failures);
-        else
-          RunWriter(*v, stripes, w, c.block, seed + 5 + w, model, counts, failures);
+          RunOverlappingWriter(*v, hot, w, c.block, seed + 5 + w, clock, logs[w], round_end, counts,
+                               failures);
+        else RunWriter(*v, stripes, w, c.block, seed + 5 + w, model, counts, failures);
       });
     for (auto& t : writers) t.join();
     writers_done = true;
@@ -292,7 +288,8 @@ void RunStress(const StressConfig& c) {
 
 }  // namespace
 
-TEST_CASE("givenWritersReadersAndRemapChurnOnAlignedDevices_whenEachPhaseEnds_thenEveryByteMatchesTheModel",
+TEST_CASE("givenWritersReadersAndRemapChurnOnAlignedDevices_whenEachPhaseEnds_"
+          "thenEveryByteMatchesTheModel",
           "[stress]") {
   const StressConfig config = GENERATE(values<StressConfig>({
       {512, 512, 1 << 20, 256 << 10},

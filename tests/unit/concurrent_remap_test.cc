@@ -47,8 +47,7 @@ TEST_CASE("Writes racing add_bad and remove are never lost", "[concurrent_remap]
   constexpr int kMinControlOps = 100;
   std::mt19937_64 rng(13);
   uint64_t writes = 0;
-  for (uint64_t i = 1; i <= kMinWrites || (control_ops < kMinControlOps && i <= kMaxWrites);
-       ++i) {
+  for (uint64_t i = 1; i <= kMinWrites || (control_ops < kMinControlOps && i <= kMaxWrites); ++i) {
     const uint64_t offset = rng() % (kSectors * kSector - 700), len = 1 + rng() % 700;
     const std::vector<uint8_t> data = Pattern(offset, len, i);
     REQUIRE_OK(v->Write(offset, data.data(), len));

@@ -24,9 +24,9 @@ struct Cut {
 
 // Drop all, a random subset under three seeds, one torn sector under two.
 inline const std::vector<Cut>& AllCuts() {
-  static const std::vector<Cut> cuts = {
-      {CutMode::kDropAll, 0},    {CutMode::kDropRandom, 1}, {CutMode::kDropRandom, 2},
-      {CutMode::kDropRandom, 3}, {CutMode::kTearOne, 4},    {CutMode::kTearOne, 5}};
+  static const std::vector<Cut> cuts = {{CutMode::kDropAll, 0},    {CutMode::kDropRandom, 1},
+                                        {CutMode::kDropRandom, 2}, {CutMode::kDropRandom, 3},
+                                        {CutMode::kTearOne, 4},    {CutMode::kTearOne, 5}};
   return cuts;
 }
 

@@ -40,8 +40,7 @@ struct FileFixture {
 };
 
 struct FaultyFixture {
-  std::unique_ptr<BlockDevice> device =
-      std::make_unique<FaultyDevice>(NewMemoryDevice(kSize), 512);
+  std::unique_ptr<BlockDevice> device = std::make_unique<FaultyDevice>(NewMemoryDevice(kSize), 512);
 };
 
 // AlignedDevice over a base that refuses (and counts) any unaligned request.
@@ -66,14 +65,14 @@ struct AlignedDirectFileFixture {
     if (!st.ok()) {
       WARN("O_DIRECT file unavailable (" << st.ToString() << "); strict memory base");
       REQUIRE(st.IsInvalidArgument());
-      device = testing::WrapAlignedOrFail(
-          std::make_unique<StrictAlignmentDevice>(kSize, 4096), 4096);
+      device = testing::WrapAlignedOrFail(std::make_unique<StrictAlignmentDevice>(kSize, 4096),
+                                          4096);
     }
     REQUIRE(dynamic_cast<AlignedDevice*>(device.get()) != nullptr);
   }
 };
 
-#define DEVICE_FIXTURES                                                     \
+#define DEVICE_FIXTURES                                                                 \
   MemoryFixture, FileFixture, FaultyFixture, AlignedFixture<512>, AlignedFixture<4096>, \
       AlignedDirectFileFixture
 
@@ -81,21 +80,21 @@ std::vector<unsigned char> ReadAll(BlockDevice& dev) { return testing::Snapshot(
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("givenNewDevice_whenQueried_thenSizeIsFixedAndBytesAreZero",
-                   "[device]", DEVICE_FIXTURES) {
+TEMPLATE_TEST_CASE("givenNewDevice_whenQueried_thenSizeIsFixedAndBytesAreZero", "[device]",
+                   DEVICE_FIXTURES) {
   TestType fx;
   REQUIRE(fx.device->Size() == kSize);
   REQUIRE(ReadAll(*fx.device) == std::vector<unsigned char>(kSize, 0));
   REQUIRE(fx.device->Flush().ok());
 }
 
-TEMPLATE_TEST_CASE("givenUnalignedWrites_whenReadBack_thenBytesRoundTrip",
-                   "[device]", DEVICE_FIXTURES) {
+TEMPLATE_TEST_CASE("givenUnalignedWrites_whenReadBack_thenBytesRoundTrip", "[device]",
+                   DEVICE_FIXTURES) {
   TestType fx;
   BlockDevice& dev = *fx.device;
   std::vector<unsigned char> model(kSize, 0);
-  const std::pair<uint64_t, size_t> writes[] = {
-      {0, 1}, {1, 510}, {511, 2}, {513, 4000}, {4095, 8193}, {kSize - 7, 7}, {3, 1}};
+  const std::pair<uint64_t, size_t> writes[] = {{0, 1},       {1, 510},       {511, 2}, {513, 4000},
+                                                {4095, 8193}, {kSize - 7, 7}, {3, 1}};
   unsigned seed = 1;
   for (auto [offset, len] : writes) {
     auto data = Pattern(0, len, seed++);
@@ -187,8 +186,8 @@ TEMPLATE_TEST_CASE("givenOverlappingReadsAndWrites_whenConcurrent_thenEveryByteI
   std::vector<unsigned char> back(kLen);
   for (int i = 0; i < kRounds; ++i) {
     if (!dev.Read(kAt, back.data(), kLen).ok()) ++read_failures;
-    strange_bytes += static_cast<int>(std::count_if(back.begin(), back.end(),
-                                                    [&](unsigned char v) { return !known(v); }));
+    strange_bytes += static_cast<int>(
+        std::count_if(back.begin(), back.end(), [&](unsigned char v) { return !known(v); }));
   }
   a.join();
   b.join();
@@ -228,7 +227,8 @@ TEMPLATE_TEST_CASE("givenRandomUnalignedRequests_whenComparedWithByteArray_thenI
   REQUIRE(testing::ByteDiff(ReadAll(dev), model) == "");
 }
 
-TEMPLATE_TEST_CASE("givenThreadsOwningBytesOfSharedBlocks_whenWritingConcurrently_thenNoWriteIsLost",
+TEMPLATE_TEST_CASE("givenThreadsOwningBytesOfSharedBlocks_whenWritingConcurrently_"
+                   "thenNoWriteIsLost",
                    "[device]", DEVICE_FIXTURES) {
   TestType fx;
   BlockDevice& dev = *fx.device;

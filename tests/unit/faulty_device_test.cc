@@ -99,8 +99,8 @@ TEST_CASE("givenFaultRange_whenMiddleCleared_thenRangeSplits", "[faulty]") {
   FaultyOverMemory fx;
   fx.dev.AddFault(10, 20, FaultMode::kReadWrite);
   fx.dev.ClearFaults(14, 15);
-  REQUIRE(SameFaults(fx.dev.Faults(), {{10, 13, FaultMode::kReadWrite},
-                                       {16, 20, FaultMode::kReadWrite}}));
+  REQUIRE(SameFaults(fx.dev.Faults(),
+                     {{10, 13, FaultMode::kReadWrite}, {16, 20, FaultMode::kReadWrite}}));
   unsigned char b = 0;
   REQUIRE(fx.dev.Read(14 * 512, &b, 1).ok());
   REQUIRE(fx.dev.Read(15 * 512 + 511, &b, 1).ok());
@@ -109,8 +109,8 @@ TEST_CASE("givenFaultRange_whenMiddleCleared_thenRangeSplits", "[faulty]") {
   // Clearing across both pieces' edges trims them.
   fx.dev.ClearFaults(0, 10);
   fx.dev.ClearFaults(20, UINT64_MAX);
-  REQUIRE(SameFaults(fx.dev.Faults(), {{11, 13, FaultMode::kReadWrite},
-                                       {16, 19, FaultMode::kReadWrite}}));
+  REQUIRE(SameFaults(fx.dev.Faults(),
+                     {{11, 13, FaultMode::kReadWrite}, {16, 19, FaultMode::kReadWrite}}));
 }
 
 TEST_CASE("givenOverlappingFaults_whenListed_thenSortedMergedAndLastModeWins", "[faulty]") {
@@ -118,16 +118,14 @@ TEST_CASE("givenOverlappingFaults_whenListed_thenSortedMergedAndLastModeWins", "
   fx.dev.AddFault(30, 40, FaultMode::kRead);
   fx.dev.AddFault(5, 9, FaultMode::kWrite);
   fx.dev.AddFault(10, 12, FaultMode::kWrite);  // adjacent, same mode: merges
-  REQUIRE(SameFaults(fx.dev.Faults(),
-                     {{5, 12, FaultMode::kWrite}, {30, 40, FaultMode::kRead}}));
+  REQUIRE(SameFaults(fx.dev.Faults(), {{5, 12, FaultMode::kWrite}, {30, 40, FaultMode::kRead}}));
   fx.dev.AddFault(35, 36, FaultMode::kWrite);  // replaces the mode inside
   REQUIRE(SameFaults(fx.dev.Faults(), {{5, 12, FaultMode::kWrite},
                                        {30, 34, FaultMode::kRead},
                                        {35, 36, FaultMode::kWrite},
                                        {37, 40, FaultMode::kRead}}));
   fx.dev.AddFault(35, 36, FaultMode::kRead);  // same mode again: one range
-  REQUIRE(SameFaults(fx.dev.Faults(),
-                     {{5, 12, FaultMode::kWrite}, {30, 40, FaultMode::kRead}}));
+  REQUIRE(SameFaults(fx.dev.Faults(), {{5, 12, FaultMode::kWrite}, {30, 40, FaultMode::kRead}}));
   fx.dev.AddFault(0, 100, FaultMode::kReadWrite);
   REQUIRE(SameFaults(fx.dev.Faults(), {{0, 100, FaultMode::kReadWrite}}));
   fx.dev.ClearAllFaults();

@@ -37,7 +37,8 @@ TEST_CASE("Unflushed writes are read back but reach the base only at a flush", "
 }
 
 TEST_CASE("A power cut dropping all keeps only flushed data, and the device is "
-          "gone until disarmed", "[crash]") {
+          "gone until disarmed",
+          "[crash]") {
   Rig r;
   r.Put(1, 0xA1);
   REQUIRE_OK(r.dev.Flush());
@@ -55,7 +56,8 @@ TEST_CASE("A power cut dropping all keeps only flushed data, and the device is "
 }
 
 TEST_CASE("A power cut keeping a random subset keeps whole writes, the same "
-          "ones for the same seed", "[crash]") {
+          "ones for the same seed",
+          "[crash]") {
   std::vector<uint8_t> kept[2];
   for (int run = 0; run < 2; ++run) {
     Rig r;
@@ -73,7 +75,8 @@ TEST_CASE("A power cut keeping a random subset keeps whole writes, the same "
 }
 
 TEST_CASE("A power cut tearing one sector leaves half of it new and drops the "
-          "rest", "[crash]") {
+          "rest",
+          "[crash]") {
   Rig r;
   r.Put(4, 0xD4);
   r.dev.PowerCut(CutMode::kTearOne, 3);
@@ -82,12 +85,11 @@ TEST_CASE("A power cut tearing one sector leaves half of it new and drops the "
   CHECK(ByteDiff(r.Base(4), torn) == "");
 }
 
-TEST_CASE("An armed power cut strikes at the chosen write or flush and fails it",
-          "[crash]") {
+TEST_CASE("An armed power cut strikes at the chosen write or flush and fails it", "[crash]") {
   Rig r;
   r.dev.ArmPowerCut(2, CutMode::kDropAll, 0);
-  r.Put(1, 0xE1);               // op 0
-  REQUIRE_OK(r.dev.Flush());    // op 1: durable
+  r.Put(1, 0xE1);             // op 0
+  REQUIRE_OK(r.dev.Flush());  // op 1: durable
   const std::vector<uint8_t> b = Full(0xE2);
   CHECK(r.dev.Write(2 * kSector, b.data(), kSector).errno_value() == EIO);  // op 2: the cut
   CHECK(r.dev.crashed());

@@ -164,15 +164,16 @@ TEST_CASE("givenWrittenFile_whenReopened_thenBytesPersist", "[file_device]") {
 
 // Without the fix, a FIFO with no writer blocks open(2) forever: this test
 // then hangs until meson's timeout fails it.
-TEST_CASE("givenFifoSocketDirOrCharDevice_whenOpened_thenRefusedNamingWhatItIs",
-          "[file_device]") {
+TEST_CASE("givenFifoSocketDirOrCharDevice_whenOpened_thenRefusedNamingWhatItIs", "[file_device]") {
   ScratchDir dir;
   const std::string fifo = dir.File("fifo"), sock = dir.File("sock");
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   MakeSocket(sock);
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {fifo, "a FIFO"}, {sock, "a socket"}, {dir.File(""), "a directory"},
-      {"/dev/null", "a character device"}};
+  const std::vector<std::pair<std::string, std::string>> cases = {{fifo, "a FIFO"},
+                                                                  {sock, "a socket"},
+                                                                  {dir.File(""), "a directory"},
+                                                                  {"/dev/null",
+                                                                   "a character device"}};
   for (const auto& [path, what] : cases) {
     const std::string want = "'" + path + "' is " + what + ", not a regular file or block device";
     for (int flags : {O_RDONLY, O_RDWR}) {
@@ -204,8 +205,7 @@ TEST_CASE("givenRegularFile_whenOpenStorageFile_thenBlockingDescriptor", "[file_
 
 // ---- O_DIRECT alignment -------------------------------------------------
 
-TEST_CASE("givenDirectIoFile_whenOpened_thenAlignmentIsWhatTheFilesystemReports",
-          "[file_device]") {
+TEST_CASE("givenDirectIoFile_whenOpened_thenAlignmentIsWhatTheFilesystemReports", "[file_device]") {
   VarTmpDir dir;
   REQUIRE_FALSE(dir.path().empty());
   const std::string path = dir.path() + "/main.img";

@@ -100,8 +100,8 @@ TEST_CASE("givenFaultListing_whenReadBackAsCommands_thenSameFaults", "[inject_gr
     const size_t eol = listing.find('\n', pos);
     const std::string line = listing.substr(pos, eol - pos);
     const size_t a = line.find(' '), b = line.rfind(' ');
-    commands += line.substr(b + 1) + " " + line.substr(0, a) + "-" +
-                line.substr(a + 1, b - a - 1) + "\n";
+    commands += line.substr(b + 1) + " " + line.substr(0, a) + "-" + line.substr(a + 1, b - a - 1) +
+                "\n";
     pos = eol + 1;
   }
   CHECK(Applied(commands) == listing);

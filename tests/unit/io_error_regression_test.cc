@@ -15,14 +15,14 @@ namespace {
 
 constexpr uint32_t kSector = 512;
 
-
 // Bug: ScrubChanges (core/volume_scrub.cc) records the remap of a weak
 // sector before writing its data to the spare slot; when that write fails
 // it returns the error with the change still listed, and ScrubRange
 // commits the listed changes. The table then maps the sector to a slot
 // that never got its data: the sector's content is silently lost.
 TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
-          "map that sector to the unwritten slot", "[io_step]") {
+          "map that sector to the unwritten slot",
+          "[io_step]") {
   std::shared_ptr<BlockDevice> main = NewMemoryDevice(1 << 20);
   std::shared_ptr<BlockDevice> spare = NewMemoryDevice(64 << 10);
   FillPattern(main.get(), 1);
@@ -36,13 +36,14 @@ TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
   REQUIRE_OK(Volume::Open(std::move(faulty), std::move(failing), &v));
 
   const uint64_t s = 321;
-  main_fault->AddFlakyRead(s, s, 2);  // reads after a retry: the scrub rescues it
+  main_fault->AddFlakyRead(s, s, 2);       // reads after a retry: the scrub rescues it
   spare_fail->Arm(0, 1, /*lands=*/false);  // the rescue's data write fails
   Volume::ScrubFindings found;
   CHECK_FALSE(v->ScrubRange(320, 16, &found).ok());
   CHECK(ByteDiff(ReadVolume(*v, s * kSector, kSector), Pattern(s * kSector, kSector, 1)) == "");
   v.reset();
-  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main), std::make_unique<SharedDevice>(spare), &v));
+  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main),
+                          std::make_unique<SharedDevice>(spare), &v));
   CHECK(ByteDiff(ReadVolume(*v, s * kSector, kSector), Pattern(s * kSector, kSector, 1)) == "");
 }
 
@@ -55,7 +56,8 @@ TEST_CASE("A scrub whose write of a rescued sector to the spare fails does not "
 // in metadata_headers.cc only knows placements of the device's own size), and
 // with copy 0 gone nothing points to it: Open finds no metadata at all.
 TEST_CASE("A grow whose writes fail for good, yet land, leaves a spare that "
-          "still opens", "[io_step]") {
+          "still opens",
+          "[io_step]") {
   const uint64_t old_bytes = 512 << 10, new_sectors = 2048;
   std::shared_ptr<BlockDevice> start = SpareWithRemapsBeforeGrow(old_bytes, new_sectors);
   const std::vector<uint8_t> image = Snapshot(start.get());

@@ -16,7 +16,6 @@
 namespace remapfs::testing {
 namespace {
 
-
 // A volume over copies of the images; MAIN or the spare fails steps.
 struct FailingVolume {
   std::shared_ptr<BlockDevice> main, spare;
@@ -39,7 +38,8 @@ struct FailingVolume {
   View Reopened(const std::vector<uint64_t>& sectors) {
     v.reset();
     std::unique_ptr<Volume> fresh;
-    REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main), std::make_unique<SharedDevice>(spare), &fresh));
+    REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main),
+                            std::make_unique<SharedDevice>(spare), &fresh));
     return Look(*fresh, sectors);
   }
 };
@@ -80,19 +80,24 @@ uint64_t FailEveryStep(const Scenario& sc, Where where = Where::kBoth) {
           injected += dev->injected();
           dev->Heal();
           const View disk = fv.Reopened(sc.sectors);
-          INFO("old " << old_view.table << old_view.bytes << " new " << new_view.table << new_view.bytes << " disk " << disk.table << disk.bytes << " status " << st.ToString());
+          INFO("old " << old_view.table << old_view.bytes << " new " << new_view.table
+                      << new_view.bytes << " disk " << disk.table << disk.bytes << " status "
+                      << st.ToString());
           const bool old_or_new = disk.table == old_view.table || disk.table == new_view.table;
           // A failing MAIN may add remaps of its own (more auto-remaps).
           if (certain) CHECK(disk.table == memory.table);
           if (on_spare || !certain) CHECK(old_or_new);
           if (st.ok() && on_spare) CHECK(disk.table == new_view.table);
           if (st.ok()) CHECK(disk.bytes == new_view.bytes);
-          else if (!sc.writes_data) CHECK((disk.bytes == old_view.bytes || disk.bytes == new_view.bytes));
+          else if (!sc.writes_data)
+            CHECK((disk.bytes == old_view.bytes || disk.bytes == new_view.bytes));
         }
       }
     }
   }
-  WARN(sc.name << (where == Where::kMain ? " (MAIN)" : where == Where::kSpare ? " (spare)" : "")
+  WARN(sc.name << (where == Where::kMain    ? " (MAIN)"
+                   : where == Where::kSpare ? " (spare)"
+                                            : "")
                << ": " << injected << " injected I/O errors over " << steps
                << " steps x 8 variants; " << failed << " operations failed, " << uncertain
                << " left the table uncertain");
@@ -107,8 +112,7 @@ TEST_CASE("remove with its copy-back survives an I/O error at any step", "[io_st
   CHECK(FailEveryStep(ScenarioNamed("remove")) > 0);
 }
 
-TEST_CASE("the auto-remap of a failed write survives an I/O error at any step",
-          "[io_step]") {
+TEST_CASE("the auto-remap of a failed write survives an I/O error at any step", "[io_step]") {
   CHECK(FailEveryStep(ScenarioNamed("auto-remap")) > 0);
 }
 
@@ -136,7 +140,8 @@ std::string OpenedTable(BlockDevice* mem, uint64_t* spare_sectors = nullptr) {
 }
 
 TEST_CASE("A format that meets an I/O error at any step fails or leaves a "
-          "spare that opens empty", "[io_step]") {
+          "spare that opens empty",
+          "[io_step]") {
   const uint64_t bytes = 512 << 10;
   const Geometry g = MakeGeometry(kSector, kMainBytes, bytes);
   uint64_t steps = 0, injected = 0, failed = 0;
@@ -211,7 +216,8 @@ uint64_t ResizeFailingEveryStep(const std::vector<std::pair<bool, bool>>& varian
 
 // Failing writes that land for good: see io_error_step_bug_test.cc.
 TEST_CASE("A resize that meets an I/O error at any step leaves the old or the "
-          "new geometry with every remap", "[io_step]") {
+          "new geometry with every remap",
+          "[io_step]") {
   CHECK(ResizeFailingEveryStep({{false, false}, {false, true}, {true, false}}) > 0);
 }
 

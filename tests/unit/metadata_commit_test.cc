@@ -13,7 +13,8 @@ namespace remapfs::testing {
 namespace {
 
 TEST_CASE("A one-slot commit writes at most two sectors per copy, whatever "
-          "the table size", "[metadata_commit]") {
+          "the table size",
+          "[metadata_commit]") {
   const uint64_t spare_bytes = GENERATE(64 << 10, 512 << 10, 4 << 20);
   INFO("spare of " << spare_bytes << " bytes");
   const Geometry g = MakeGeometry(kSector, 8 << 20, spare_bytes);
@@ -42,26 +43,23 @@ struct CrashRig {
   std::unique_ptr<FaultyDevice> owner;
   std::unique_ptr<MetadataStore> store;
 
-  explicit CrashRig(const std::vector<uint8_t>& image)
-      : mem(NewMemoryDevice(image.size())) {
+  explicit CrashRig(const std::vector<uint8_t>& image) : mem(NewMemoryDevice(image.size())) {
     REQUIRE_OK(mem->Write(0, image.data(), image.size()));
     Reopen();
   }
-  explicit CrashRig(std::shared_ptr<BlockDevice> m) : mem(std::move(m)) {
-    Reopen();
-  }
+  explicit CrashRig(std::shared_ptr<BlockDevice> m) : mem(std::move(m)) { Reopen(); }
   // A fresh store over the same bytes: the disk after a reboot.
   void Reopen() {
     store.reset();
-    owner = std::make_unique<FaultyDevice>(std::make_unique<SharedDevice>(mem),
-                                           kSector);
+    owner = std::make_unique<FaultyDevice>(std::make_unique<SharedDevice>(mem), kSector);
     dev = owner.get();
     REQUIRE_OK(OpenStore(dev, &store));
   }
 };
 
 TEST_CASE("A crash at any write of a commit leaves exactly the old or the "
-          "new table", "[metadata_commit]") {
+          "new table",
+          "[metadata_commit]") {
   MetadataFixture f;
   const std::vector<uint8_t> image = Snapshot(f.mem.get());
   const std::vector<SlotChange> changes = {
@@ -135,7 +133,8 @@ TEST_CASE("Every acknowledged commit survives a run of crashes", "[metadata_comm
 }
 
 TEST_CASE("A commit whose write fails on one copy succeeds on the others, "
-          "and the next one makes every copy agree", "[metadata_commit]") {
+          "and the next one makes every copy agree",
+          "[metadata_commit]") {
   MetadataFixture f;
   CrashRig rig(f.mem);
   f.store.reset();

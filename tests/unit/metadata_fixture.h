@@ -39,14 +39,13 @@ inline SlotEntry Used(uint64_t main, bool pending = false) {
 }
 
 inline Status OpenStore(BlockDevice* spare, std::unique_ptr<MetadataStore>* out,
-                 bool repair = true) {
+                        bool repair = true) {
   MetadataOpenOptions o;
   o.repair = repair;
   return MetadataStore::Open(spare, o, out);
 }
 
-inline uint64_t CopyByte(const Geometry& g, size_t copy, uint64_t sector,
-                  uint64_t byte) {
+inline uint64_t CopyByte(const Geometry& g, size_t copy, uint64_t sector, uint64_t byte) {
   return (g.placement.copy_starts[copy] + sector) * g.sector_size + byte;
 }
 

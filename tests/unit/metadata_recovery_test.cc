@@ -92,10 +92,12 @@ TEST_CASE("One damaged table sector in each copy loses nothing", "[recovery]") {
 }
 
 TEST_CASE("A table sector damaged in every newest copy is reported lost, by "
-          "number", "[recovery]") {
+          "number",
+          "[recovery]") {
   auto mem = NewMemoryDevice(512 << 10);
   const Geometry g = FormattedAndClosed(mem.get(), 16).geometry;
-  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c) Damage(mem.get(), CopyByte(g, c, 1 + 5));
+  for (size_t c = 0; c < g.placement.copy_starts.size(); ++c)
+    Damage(mem.get(), CopyByte(g, c, 1 + 5));
   std::unique_ptr<MetadataStore> s;
   const Status st = OpenStore(mem.get(), &s);
   CHECK(st.IsCorruption());
@@ -103,7 +105,8 @@ TEST_CASE("A table sector damaged in every newest copy is reported lost, by "
 }
 
 TEST_CASE("A table sector of an earlier format is never taken, even with a "
-          "valid checksum of its own", "[recovery]") {
+          "valid checksum of its own",
+          "[recovery]") {
   auto mem = NewMemoryDevice(512 << 10);
   const Geometry g = MakeGeometry(kSector, kMainBytes, 512 << 10);
   auto earlier = Formatted(mem.get(), 16, /*first_main=*/5000 % (kMainBytes / kSector));
@@ -117,7 +120,8 @@ TEST_CASE("A table sector of an earlier format is never taken, even with a "
   REQUIRE_OK(OpenStore(mem.get(), &s, /*repair=*/false));
   CHECK(TableText(*s) == expected);
   CHECK(s->copy_reports()[0].state == CopyState::kCorrupt);
-  CHECK(s->copy_reports()[0].problem.find("table sector 1: checksum mismatch") != std::string::npos);
+  CHECK(s->copy_reports()[0].problem.find("table sector 1: checksum mismatch") !=
+        std::string::npos);
 }
 
 // The spare of an earlier, larger format whose tail still lies beyond the
@@ -140,8 +144,7 @@ struct ShrunkAndRegrown {
   }
 };
 
-TEST_CASE("Headers an earlier format left beyond the end never come back",
-          "[recovery]") {
+TEST_CASE("Headers an earlier format left beyond the end never come back", "[recovery]") {
   ShrunkAndRegrown spare;
   std::unique_ptr<MetadataStore> s;
   REQUIRE_OK(OpenStore(spare.grown.get(), &s, /*repair=*/false));
@@ -150,11 +153,13 @@ TEST_CASE("Headers an earlier format left beyond the end never come back",
 }
 
 TEST_CASE("resize-spare grows over an earlier format's copies without "
-          "adopting them", "[recovery]") {
+          "adopting them",
+          "[recovery]") {
   ShrunkAndRegrown spare;
   ResizeResult result;
-  REQUIRE_OK(ResizeSpare(spare.grown.get(), (3 << 20) / kSector,
-                         [](const std::string&, uint64_t, uint64_t) {}, &result));
+  REQUIRE_OK(ResizeSpare(
+      spare.grown.get(), (3 << 20) / kSector, [](const std::string&, uint64_t, uint64_t) {},
+      &result));
   CHECK(result.old_geometry.spare_sectors == (2 << 20) / kSector);
   std::unique_ptr<MetadataStore> s;
   REQUIRE_OK(OpenStore(spare.grown.get(), &s, /*repair=*/false));
@@ -224,7 +229,8 @@ TEST_CASE("A header whose sizes overflow 64 bits is refused", "[recovery]") {
 }
 
 TEST_CASE("A spare cut to a size that is not whole sectors is reported "
-          "truncated, never as unformatted", "[recovery]") {
+          "truncated, never as unformatted",
+          "[recovery]") {
   auto mem = NewMemoryDevice(512 << 10);
   Formatted(mem.get(), 3);
   const std::vector<uint8_t> bytes = Snapshot(mem.get());
@@ -238,8 +244,7 @@ TEST_CASE("A spare cut to a size that is not whole sectors is reported "
   CHECK(st.message().find("do NOT run 'remapfs format'") != std::string::npos);
 }
 
-TEST_CASE("A spare is used only with the MAIN it is bound to, until rebound",
-          "[recovery]") {
+TEST_CASE("A spare is used only with the MAIN it is bound to, until rebound", "[recovery]") {
   std::shared_ptr<BlockDevice> spare = NewMemoryDevice(64 << 10);
   std::unique_ptr<MetadataStore> s;
   REQUIRE_OK(MetadataStore::Format(spare.get(), MakeGeometry(kSector, kMainBytes, 64 << 10),
@@ -255,18 +260,17 @@ TEST_CASE("A spare is used only with the MAIN it is bound to, until rebound",
   VolumeOptions rebind;
   rebind.main = MainBinding{"file:ino=12", "/disks/b.img"};
   std::unique_ptr<Volume> v;
-  CHECK(Volume::Open(NewMemoryDevice(kMainBytes), std::make_unique<SharedDevice>(spare), rebind,
-                     &v).IsInvalidArgument());
+  CHECK(Volume::Open(NewMemoryDevice(kMainBytes), std::make_unique<SharedDevice>(spare), rebind, &v)
+            .IsInvalidArgument());
   rebind.rebind = true;
-  REQUIRE_OK(Volume::Open(NewMemoryDevice(kMainBytes), std::make_unique<SharedDevice>(spare),
-                          rebind, &v));
+  REQUIRE_OK(
+      Volume::Open(NewMemoryDevice(kMainBytes), std::make_unique<SharedDevice>(spare), rebind, &v));
   v.reset();
   REQUIRE_OK(MetadataStore::Open(spare.get(), other, &s));
   CHECK(s->main().path == "/disks/b.img");
 }
 
-TEST_CASE("A crash at any write of a sector-by-sector repair loses nothing",
-          "[recovery]") {
+TEST_CASE("A crash at any write of a sector-by-sector repair loses nothing", "[recovery]") {
   auto mem = NewMemoryDevice(512 << 10);
   const auto [expected, g] = FormattedAndClosed(mem.get(), 16);
   // Table sector 5 survives only in copy 0, which is itself damaged (its
@@ -289,7 +293,8 @@ TEST_CASE("A crash at any write of a sector-by-sector repair loses nothing",
 }
 
 TEST_CASE("While the table lives only in the union of damaged copies, a "
-          "commit never overwrites one of them", "[recovery]") {
+          "commit never overwrites one of them",
+          "[recovery]") {
   std::shared_ptr<BlockDevice> mem = NewMemoryDevice(512 << 10);
   const auto [expected, g] = FormattedAndClosed(mem.get(), 16);
   DamageOneSectorPerCopy(mem.get(), g);

@@ -10,8 +10,7 @@
 namespace remapfs::testing {
 namespace {
 
-TEST_CASE("A formatted spare opens with its geometry, sequence 1 and no remap",
-          "[metadata]") {
+TEST_CASE("A formatted spare opens with its geometry, sequence 1 and no remap", "[metadata]") {
   const Geometry g = MakeGeometry(kSector, kMainBytes, 64 << 10);
   auto mem = NewMemoryDevice(64 << 10);
   std::unique_ptr<MetadataStore> formatted, opened;
@@ -55,23 +54,19 @@ TEST_CASE("Committed changes are visible after reopening", "[metadata]") {
 }
 
 TEST_CASE("Slot entries encode and decode losslessly", "[metadata]") {
-  for (const SlotEntry& e : {SlotEntry{}, Used(0), Used(5, true),
-                             Used(format::kSlotMainMask)}) {
+  for (const SlotEntry& e : {SlotEntry{}, Used(0), Used(5, true), Used(format::kSlotMainMask)}) {
     CHECK(DecodeSlot(EncodeSlot(e)) == e);
   }
   CHECK(EncodeSlot(SlotEntry{}) == 0);
-  CHECK(EncodeSlot(Used(7, true)) ==
-        (format::kSlotUsed | format::kSlotPending | 7));
+  CHECK(EncodeSlot(Used(7, true)) == (format::kSlotUsed | format::kSlotPending | 7));
 }
 
-TEST_CASE("Corrupt copies are detected and rewritten from a valid one",
-          "[metadata]") {
+TEST_CASE("Corrupt copies are detected and rewritten from a valid one", "[metadata]") {
   MetadataFixture f;
   // Where to corrupt: the header, a table entry, a table sector's trailer.
   const auto where = GENERATE(as<std::pair<uint64_t, uint64_t>>{},
                               std::make_pair(0, format::kOffSequence),
-                              std::make_pair(0, format::kOffMagic),
-                              std::make_pair(2, 100),
+                              std::make_pair(0, format::kOffMagic), std::make_pair(2, 100),
                               std::make_pair(1, kSector - 3));
   INFO("sector " << where.first << " byte " << where.second);
   const size_t n = f.copies();
@@ -118,7 +113,8 @@ TEST_CASE("With every copy corrupt, Open fails with Corruption", "[metadata]") {
 }
 
 TEST_CASE("With every copy corrupt, the Volume refuses to open and leaves "
-          "MAIN untouched", "[metadata]") {
+          "MAIN untouched",
+          "[metadata]") {
   MemVolume mv(MemVolumeOptions{});
   REQUIRE_OK(mv->AddBad(Sectors({3, 4})));
   const Geometry g = mv->geometry();
@@ -133,8 +129,7 @@ TEST_CASE("With every copy corrupt, the Volume refuses to open and leaves "
   CHECK(ByteDiff(Snapshot(mv.main_mem()), main) == "");
 }
 
-TEST_CASE("A stale copy is detected, loses to the newest, and is rewritten",
-          "[metadata]") {
+TEST_CASE("A stale copy is detected, loses to the newest, and is rewritten", "[metadata]") {
   MetadataFixture f;
   const size_t stale = 2;
   const uint64_t len = f.g.placement.copy_sectors * kSector;
@@ -157,7 +152,8 @@ TEST_CASE("A stale copy is detected, loses to the newest, and is rewritten",
 }
 
 TEST_CASE("Open refuses a spare bound to another main size, and a truncated "
-          "one, but accepts a larger one", "[metadata]") {
+          "one, but accepts a larger one",
+          "[metadata]") {
   MetadataFixture f;
   std::unique_ptr<MetadataStore> s;
   MetadataOpenOptions o;
@@ -192,8 +188,7 @@ TEST_CASE("A zeroed spare is not formatted and does not open", "[metadata]") {
   CHECK(st.errno_value() == EIO);
 }
 
-TEST_CASE("A spare with one intact magic still looks formatted",
-          "[metadata]") {
+TEST_CASE("A spare with one intact magic still looks formatted", "[metadata]") {
   MetadataFixture f;
   for (size_t c = 0; c + 1 < f.copies(); ++c) {
     FlipByte(f.mem.get(), CopyByte(f.g, c, 0, format::kOffMagic));

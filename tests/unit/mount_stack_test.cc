@@ -59,8 +59,8 @@ MountStackRequest MakePair(const std::string& dir, uint64_t formatted_for = kMai
   if (bound) REQUIRE_OK(BindingOfMain(request.main_path, &binding));
   auto spare = OpenFileDeviceOrFail(request.spare_path, Unlocked());
   std::unique_ptr<MetadataStore> store;
-  REQUIRE_OK(MetadataStore::Format(
-      spare.get(), MakeGeometry(kSector, formatted_for, kSpareBytes), binding, &store));
+  REQUIRE_OK(MetadataStore::Format(spare.get(), MakeGeometry(kSector, formatted_for, kSpareBytes),
+                                   binding, &store));
   return request;
 }
 
@@ -92,7 +92,8 @@ bool RefusesODirect(const std::string& dir) {
 Status OpenRefusingODirect(const std::string& path, const FileDeviceOptions& options,
                            std::unique_ptr<BlockDevice>* out) {
   if (options.direct_io) {
-    return Status::InvalidArgument("'" + path + "': its filesystem does not "
+    return Status::InvalidArgument("'" + path +
+                                   "': its filesystem does not "
                                    "support direct I/O (O_DIRECT)");
   }
   return OpenFileDevice(path, options, out);
@@ -166,8 +167,7 @@ TEST_CASE("givenFormattedPair_whenStackOpened_thenTheVolumeServesMainUnderItsFau
   CHECK_OK(OpenMountStack(request, &again, nullptr));  // the locks went with it
 }
 
-TEST_CASE("givenOneFileAsMainAndSpare_whenOpened_thenRefusedAtTheSameFileStep",
-          "[mount_stack]") {
+TEST_CASE("givenOneFileAsMainAndSpare_whenOpened_thenRefusedAtTheSameFileStep", "[mount_stack]") {
   ScratchDir dir;
   MountStackRequest request = MakePair(dir.path());
   const std::string alias = dir.File("alias.img");
@@ -249,8 +249,7 @@ TEST_CASE("givenUnboundSpareThatCannotBeWritten_whenOpened_thenRefusedAtTheVolum
   CHECK(failure.status.message().find("binding the spare to MAIN") != std::string::npos);
 }
 
-TEST_CASE("givenStack_whenOpened_thenEachMetadataHeaderIsReadAsOftenAsByOneOpen",
-          "[mount_stack]") {
+TEST_CASE("givenStack_whenOpened_thenEachMetadataHeaderIsReadAsOftenAsByOneOpen", "[mount_stack]") {
   ScratchDir dir;
   MountStackRequest request = MakePair(dir.path());
   auto stack_reads = std::make_shared<ReadLog::Reads>();
@@ -318,8 +317,8 @@ TEST_CASE("givenFilesystemRefusingODirect_whenDirectIoOn_thenRefused_andAutoFall
   const DirectIoChoice wants_direct{DirectIoMode::kAuto, true, "MAIN is a block device"};
   std::unique_ptr<BlockDevice> device;
   DeviceIo io;
-  REQUIRE_OK(OpenDeviceForMount("SPARE", request.spare_path, false, wants_direct, open,
-                                &device, &io));
+  REQUIRE_OK(
+      OpenDeviceForMount("SPARE", request.spare_path, false, wants_direct, open, &device, &io));
   CHECK_FALSE(io.direct);
   CHECK(io.alignment == 0);
   CHECK(io.reason == "--direct-io auto, O_DIRECT refused");

@@ -40,8 +40,7 @@ uint64_t ReferenceCopySectors(uint32_t ss, uint64_t spare, uint64_t copies) {
 
 // Every invariant a placement must satisfy, whatever its strategy.
 void CheckPlacementInvariants(uint32_t ss, uint64_t spare, const Placement& p) {
-  INFO("sector size " << ss << ", spare " << spare << ", strategy "
-                      << StrategyName(p.strategy));
+  INFO("sector size " << ss << ", spare " << spare << ", strategy " << StrategyName(p.strategy));
   REQUIRE(p.strategy != Strategy::kAuto);
   REQUIRE(p.copy_sectors >= format::kMinCopySectors);
   REQUIRE(p.copy_starts.size() >= 2);
@@ -110,8 +109,8 @@ TEST_CASE("givenLargeSpare_whenPlacedAuto_thenFiveGeometricCopies", "[placement]
   CheckPlacementInvariants(512, spare, p);
 
   // Sizes near 2^64 must not overflow anywhere.
-  for (Strategy s : {Strategy::kAuto, Strategy::kMinimal, Strategy::kLinear,
-                     Strategy::kGeometric}) {
+  for (Strategy s :
+       {Strategy::kAuto, Strategy::kMinimal, Strategy::kLinear, Strategy::kGeometric}) {
     CheckPlacementInvariants(512, UINT64_MAX, MustPlace(512, UINT64_MAX, s));
     CheckPlacementInvariants(4096, UINT64_MAX / 3, MustPlace(4096, UINT64_MAX / 3, s));
   }
@@ -178,8 +177,8 @@ TEST_CASE("givenEverySpareSize_whenPlaced_thenCopiesDisjointAndInsideSpare", "[p
 }
 
 TEST_CASE("givenStrategyNames_whenParsed_thenRoundTripExactly", "[placement]") {
-  for (Strategy s : {Strategy::kAuto, Strategy::kMinimal, Strategy::kLinear,
-                     Strategy::kGeometric}) {
+  for (Strategy s :
+       {Strategy::kAuto, Strategy::kMinimal, Strategy::kLinear, Strategy::kGeometric}) {
     Strategy parsed = Strategy::kAuto;
     REQUIRE(ParseStrategy(StrategyName(s), &parsed));
     REQUIRE(parsed == s);

@@ -61,10 +61,8 @@ std::vector<DeviceRun> ModelRuns(const RemapTable& t, uint64_t offset, size_t le
     DeviceRun r{DeviceRole::kMain, at, size_t(at - offset), size_t(piece)};
     if (t.IsMapped(sector)) r = {DeviceRole::kSpare, SpareByte(t, sector) + at % kSs, r.pos, r.len};
     DeviceRun* last = runs.empty() ? nullptr : &runs.back();
-    if (last && last->device == r.device && last->at + last->len == r.at)
-      last->len += r.len;
-    else
-      runs.push_back(r);
+    if (last && last->device == r.device && last->at + last->len == r.at) last->len += r.len;
+    else runs.push_back(r);
     at += piece;
   }
   return runs;
@@ -133,8 +131,7 @@ TEST_CASE("The split matches a sector-by-sector model for random tables and rang
   }
 }
 
-TEST_CASE("Commit maps, reactivates and returns sectors, and keeps the counters",
-          "[remap_table]") {
+TEST_CASE("Commit maps, reactivates and returns sectors, and keeps the counters", "[remap_table]") {
   TableFixture f;
   const uint64_t free_before = f.table->free_slots();
   f.Remap({5, 6});
@@ -164,8 +161,7 @@ TEST_CASE("Commit maps, reactivates and returns sectors, and keeps the counters"
   CHECK(testing::Describe(f.table->Entries()) == testing::Describe(expected));
 }
 
-TEST_CASE("A failed commit leaves the map as it was and releases the new slots",
-          "[remap_table]") {
+TEST_CASE("A failed commit leaves the map as it was and releases the new slots", "[remap_table]") {
   TableFixture f;
   f.Remap({30});
   const uint64_t free_before = f.table->free_slots();

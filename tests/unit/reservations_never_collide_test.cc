@@ -22,12 +22,9 @@ struct SpecCase {
 };
 
 const SpecCase kCases[] = {
-    {"4 MiB spare, geometric", 4 << 20, Strategy::kGeometric,
-     {0, 1024, 2048, 4096}},
-    {"512 KiB spare, linear", 512 << 10, Strategy::kLinear,
-     {0, 256, 512, 768}},
-    {"64 KiB spare, minimal", 64 << 10, Strategy::kMinimal,
-     {0, 8, 16, 24, 32, 40, 48, 56}},
+    {"4 MiB spare, geometric", 4 << 20, Strategy::kGeometric, {0, 1024, 2048, 4096}},
+    {"512 KiB spare, linear", 512 << 10, Strategy::kLinear, {0, 256, 512, 768}},
+    {"64 KiB spare, minimal", 64 << 10, Strategy::kMinimal, {0, 8, 16, 24, 32, 40, 48, 56}},
 };
 
 // Main has twice the spare's sectors: room to remap every slot at a stride.
@@ -40,9 +37,8 @@ MemVolumeOptions OptionsFor(const SpecCase& c) {
 }
 
 bool InsideAnyExtent(const std::vector<Extent>& extents, uint64_t sector) {
-  return std::any_of(extents.begin(), extents.end(), [&](const Extent& e) {
-    return sector >= e.first && sector <= e.last;
-  });
+  return std::any_of(extents.begin(), extents.end(),
+                     [&](const Extent& e) { return sector >= e.first && sector <= e.last; });
 }
 
 // Every spare sector outside the extents, ascending: the order a lowest-first
@@ -57,8 +53,7 @@ std::vector<uint64_t> FreeSectorsInOrder(const std::vector<Extent>& extents,
 }
 
 ReservationSet ReservationsOf(Volume& v) {
-  return ReservationSet::ForPlacement(v.geometry().placement,
-                                      v.geometry().spare_sectors);
+  return ReservationSet::ForPlacement(v.geometry().placement, v.geometry().spare_sectors);
 }
 
 void RequireAllCopiesValid(MemVolume& mv) {
@@ -108,14 +103,12 @@ TEST_CASE("Placement lands each copy exactly where the SPEC table says",
   CHECK(st.spare_sectors == spare_sectors);
 }
 
-TEST_CASE("Sequential allocation skips every reserved extent",
-          "[reservations_never_collide]") {
+TEST_CASE("Sequential allocation skips every reserved extent", "[reservations_never_collide]") {
   const SpecCase& c = kCases[GENERATE(0, 1, 2)];
   INFO(c.name);
   MemVolume mv(OptionsFor(c));
   const std::vector<Extent> extents = mv->Reservations();
-  const std::vector<uint64_t> order =
-      FreeSectorsInOrder(extents, mv.spare_sectors());
+  const std::vector<uint64_t> order = FreeSectorsInOrder(extents, mv.spare_sectors());
   const uint64_t capacity = mv->Stats().spare_capacity;
   REQUIRE(order.size() == capacity);
 
@@ -127,8 +120,7 @@ TEST_CASE("Sequential allocation skips every reserved extent",
   REQUIRE(remaps.size() == capacity);
   const ReservationSet rs = ReservationsOf(mv.vol());
   for (uint64_t i = 0; i < capacity; ++i) {
-    INFO("remap " << i << ": " << remaps[i].main_sector << " -> "
-                  << remaps[i].spare_sector);
+    INFO("remap " << i << ": " << remaps[i].main_sector << " -> " << remaps[i].spare_sector);
     REQUIRE(remaps[i].main_sector == 2 * i);
     REQUIRE_FALSE(remaps[i].pending);
     REQUIRE(remaps[i].spare_sector == order[i]);
@@ -139,8 +131,7 @@ TEST_CASE("Sequential allocation skips every reserved extent",
   CHECK(mv->Stats().spare_free == 0);
 }
 
-TEST_CASE("Metadata and data survive remapping the whole spare",
-          "[reservations_never_collide]") {
+TEST_CASE("Metadata and data survive remapping the whole spare", "[reservations_never_collide]") {
   const SpecCase& c = kCases[GENERATE(0, 1, 2)];
   INFO(c.name);
   MemVolume mv(OptionsFor(c));
@@ -186,12 +177,10 @@ TEST_CASE("Metadata and data survive remapping the whole spare",
 }
 
 // Snapshot of every metadata copy's bytes, straight from the spare memory.
-std::vector<std::vector<uint8_t>> CopyRegions(MemVolume& mv,
-                                              const std::vector<Extent>& extents) {
+std::vector<std::vector<uint8_t>> CopyRegions(MemVolume& mv, const std::vector<Extent>& extents) {
   std::vector<std::vector<uint8_t>> out;
   for (const Extent& e : extents) {
-    out.push_back(ReadRange(mv.spare_mem(), e.first * kSector,
-                            (e.last - e.first + 1) * kSector));
+    out.push_back(ReadRange(mv.spare_mem(), e.first * kSector, (e.last - e.first + 1) * kSector));
   }
   return out;
 }
@@ -257,8 +246,8 @@ TEST_CASE("Allocations next to a reserved extent get first-1 then last+1, "
                    std::vector<uint8_t>(kSector, 0xFF)) == "");
   }
   for (const auto& [spare, m] : main_of) {
-    if (std::find(boundary_mains.begin(), boundary_mains.end(), m) ==
-        boundary_mains.end()) continue;
+    if (std::find(boundary_mains.begin(), boundary_mains.end(), m) == boundary_mains.end())
+      continue;
     INFO("spare sector " << spare);
     CHECK(ByteDiff(ReadRange(mv.spare_mem(), spare * kSector, kSector),
                    std::vector<uint8_t>(kSector, 0xFF)) == "");
@@ -273,8 +262,7 @@ TEST_CASE("An exhausted spare refuses further remaps and changes nothing",
   INFO(c.name);
   MemVolume mv(OptionsFor(c));
   const uint64_t capacity = mv->Stats().spare_capacity;
-  const std::vector<uint64_t> order =
-      FreeSectorsInOrder(mv->Reservations(), mv.spare_sectors());
+  const std::vector<uint64_t> order = FreeSectorsInOrder(mv->Reservations(), mv.spare_sectors());
 
   REQUIRE_OK(mv->AddBad(SectorRun(0, capacity - 1)));
   REQUIRE(mv->Stats().spare_free == 1);

@@ -80,4 +80,3 @@ TEST_CASE("givenBadExtents_whenReservationSetBuilt_thenRejected", "[reservations
   REQUIRE_THROWS_AS(ReservationSet(100, {{20, 10, "a"}}), std::invalid_argument);
   REQUIRE_NOTHROW(ReservationSet(100, {{0, 9, "a"}, {10, 99, "b"}}));
 }
-

@@ -146,8 +146,7 @@ void RaceAndCheck(Dev& dev, Writer a, Writer b, uint32_t block) {
 
 }  // namespace
 
-TEST_CASE("givenWholeBlockWriteAndSmallWriteInsideIt_whenRacing_thenNeitherLosesBytes",
-          "[rmw]") {
+TEST_CASE("givenWholeBlockWriteAndSmallWriteInsideIt_whenRacing_thenNeitherLosesBytes", "[rmw]") {
   auto dev = SlowAligned(64 * 1024, 512);
   // A rewrites block 3 whole (aligned request, aligned buffer: no RMW); B
   // writes 16 bytes in its middle (RMW of block 3).
@@ -159,8 +158,7 @@ TEST_CASE("givenTwoSmallWritesInOneBlock_whenRacing_thenNeitherLosesBytes", "[rm
   RaceAndCheck(*dev, Writer{4096 + 8, 16, 3}, Writer{4096 + 3000, 700, 1}, 4096);
 }
 
-TEST_CASE("givenMultiBlockWriteAndSmallWriteInItsBody_whenRacing_thenNeitherLosesBytes",
-          "[rmw]") {
+TEST_CASE("givenMultiBlockWriteAndSmallWriteInItsBody_whenRacing_thenNeitherLosesBytes", "[rmw]") {
   auto dev = SlowAligned(64 * 1024, 4096);
   // A: head in block 2, body blocks 3-5, tail in block 6. With its buffer
   // 100 bytes past a boundary the body goes to the base straight from it;
@@ -176,13 +174,14 @@ TEST_CASE("givenMultiBlockWriteAndSmallWriteInItsBody_whenRacing_thenNeitherLose
 
 // A Volume of 512-byte sectors whose MAIN and SPARE take only 4096-byte
 // blocks: a whole-sector write is an RMW one level down.
-TEST_CASE("givenSectorVolumeOverLargerDeviceBlock_whenBlockAndSectorWritesRace_thenNeitherLosesBytes",
+TEST_CASE("givenSectorVolumeOverLargerDeviceBlock_whenBlockAndSectorWritesRace_"
+          "thenNeitherLosesBytes",
           "[rmw]") {
   constexpr uint64_t kMain = 1 << 20, kSpare = 64 << 10;
   auto spare = SlowAligned(kSpare, 4096);
   std::unique_ptr<MetadataStore> formatted;
-  REQUIRE_OK(MetadataStore::Format(spare.get(), testing::MakeGeometry(512, kMain, kSpare),
-                                   &formatted));
+  REQUIRE_OK(
+      MetadataStore::Format(spare.get(), testing::MakeGeometry(512, kMain, kSpare), &formatted));
   formatted.reset();
   std::unique_ptr<Volume> v;
   REQUIRE_OK(Volume::Open(SlowAligned(kMain, 4096), std::move(spare), &v));
@@ -215,8 +214,8 @@ TEST_CASE("givenMoreThreadsThanSlots_whenLockingRandomRanges_thenConflictingHold
         const uint64_t first = rng() % kBlocks;
         const uint64_t last = std::min(kBlocks - 1, first + rng() % 4);
         const bool excl = rng() % 3 == 0;
-        auto guard = lock.Lock(first, last, excl ? BlockRangeLock::Mode::kExclusive
-                                                 : BlockRangeLock::Mode::kShared);
+        auto guard = lock.Lock(
+            first, last, excl ? BlockRangeLock::Mode::kExclusive : BlockRangeLock::Mode::kShared);
         for (uint64_t b = first; b <= last; ++b) {
           const int s = (excl ? shared[b] : exclusive[b]).load();
           const int e = (excl ? exclusive[b] : shared[b]).fetch_add(1);

@@ -47,8 +47,7 @@ TEST_CASE("givenStartWithSectors_whenParsed_thenRangesInOrderAsWritten", "[scrub
   CHECK(MustParse("start\n4095").ranges == std::vector<SectorRange>{{4095, 4095}});
 }
 
-TEST_CASE("givenBadScrubCommands_whenParsed_thenRefusedWithTheMountsMessage",
-          "[scrub_grammar]") {
+TEST_CASE("givenBadScrubCommands_whenParsed_thenRefusedWithTheMountsMessage", "[scrub_grammar]") {
   const std::string none = "no scrub command given (want start, start SECTORS or stop)";
   CHECK(MustRefuse("") == none);
   CHECK(MustRefuse(" \t\n,") == none);

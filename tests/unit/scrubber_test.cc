@@ -37,11 +37,10 @@ struct RetryingVolume {
     auto spare_mem = NewMemoryDevice(64 << 10);
     FillPattern(main_mem.get(), 1);
     std::unique_ptr<MetadataStore> store;
-    REQUIRE_OK(MetadataStore::Format(spare_mem.get(),
-                                     MakeGeometry(kSector, 1 << 20, 64 << 10), &store));
+    REQUIRE_OK(
+        MetadataStore::Format(spare_mem.get(), MakeGeometry(kSector, 1 << 20, 64 << 10), &store));
     store.reset();
-    auto faulty = std::make_unique<FaultyDevice>(
-        std::make_unique<SharedDevice>(main_mem), kSector);
+    auto faulty = std::make_unique<FaultyDevice>(std::make_unique<SharedDevice>(main_mem), kSector);
     main_fault = faulty.get();
     VolumeOptions options;
     options.read_retries = retries;
@@ -55,7 +54,8 @@ struct RetryingVolume {
 // --- FaultyDevice flaky reads ---
 
 TEST_CASE("A flaky sector fails its next N reads, counted per sector, then "
-          "reads its data", "[scrub]") {
+          "reads its data",
+          "[scrub]") {
   FaultyDevice dev(NewMemoryDevice(64 * kSector), kSector);
   FillPattern(&dev, 3);
   dev.AddFlakyRead(10, 12, 2);
@@ -78,7 +78,8 @@ TEST_CASE("A flaky sector fails its next N reads, counted per sector, then "
 }
 
 TEST_CASE("Flaky sectors leave writes alone and are replaced or cleared like "
-          "other faults", "[scrub]") {
+          "other faults",
+          "[scrub]") {
   FaultyDevice dev(NewMemoryDevice(64 * kSector), kSector);
   std::vector<uint8_t> buf(kSector, 0x4D);
   dev.AddFlakyRead(5, 9, 3);
@@ -88,8 +89,7 @@ TEST_CASE("Flaky sectors leave writes alone and are replaced or cleared like "
   REQUIRE(faults.size() == 3);
   CHECK((faults[0].first == 5 && faults[0].last == 6 && faults[0].failures_left == 3));
   CHECK((faults[1].first == 7 && faults[1].mode == FaultMode::kWrite));
-  CHECK((faults[2].first == 8 && faults[2].last == 9 &&
-         faults[2].mode == FaultMode::kFlakyRead));
+  CHECK((faults[2].first == 8 && faults[2].last == 9 && faults[2].mode == FaultMode::kFlakyRead));
   CHECK_OK(dev.Read(7 * kSector, buf.data(), kSector));
   dev.ClearFaults(0, 6);
   CHECK_OK(dev.Read(5 * kSector, buf.data(), kSector));
@@ -100,8 +100,7 @@ TEST_CASE("Flaky sectors leave writes alone and are replaced or cleared like "
 
 // --- Volume::ScrubRange ---
 
-TEST_CASE("ScrubRange over a healthy range finds nothing and commits nothing",
-          "[scrub]") {
+TEST_CASE("ScrubRange over a healthy range finds nothing and commits nothing", "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   mv.main_fault()->AddFault(100, 100, FaultMode::kWrite);  // reads still work
   const uint64_t sequence = mv->Stats().metadata_sequence;
@@ -114,7 +113,8 @@ TEST_CASE("ScrubRange over a healthy range finds nothing and commits nothing",
 }
 
 TEST_CASE("ScrubRange bisects a failing range down to every injected read "
-          "fault and makes exactly those pending", "[scrub]") {
+          "fault and makes exactly those pending",
+          "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   const std::vector<uint64_t> bad = {0, 1, 513, 1000, 1001, 1002, 1003, 2047};
   InjectReadFaults(mv.main_fault(), bad);
@@ -136,7 +136,8 @@ TEST_CASE("ScrubRange bisects a failing range down to every injected read "
 }
 
 TEST_CASE("ScrubRange remaps a sector that reads only after a retry, with its "
-          "data", "[scrub]") {
+          "data",
+          "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   const uint64_t s = 321;
   // One chunk read and one bisection read fail; the first retry reads.
@@ -149,15 +150,16 @@ TEST_CASE("ScrubRange remaps a sector that reads only after a retry, with its "
   // The data now lives on the spare: wiping MAIN's copy changes nothing.
   const std::vector<uint8_t> zeros(kSector, 0);
   REQUIRE_OK(mv.main_mem()->Write(s * kSector, zeros.data(), kSector));
-  CHECK(ByteDiff(ReadVolume(mv.vol(), s * kSector, kSector),
-                 Pattern(s * kSector, kSector, 1)) == "");
+  CHECK(ByteDiff(ReadVolume(mv.vol(), s * kSector, kSector), Pattern(s * kSector, kSector, 1)) ==
+        "");
   REQUIRE_OK(mv.Reopen());
-  CHECK(ByteDiff(ReadVolume(mv.vol(), s * kSector, kSector),
-                 Pattern(s * kSector, kSector, 1)) == "");
+  CHECK(ByteDiff(ReadVolume(mv.vol(), s * kSector, kSector), Pattern(s * kSector, kSector, 1)) ==
+        "");
 }
 
 TEST_CASE("In one chunk, weak sectors are remapped with their data and dead "
-          "ones become pending", "[scrub]") {
+          "ones become pending",
+          "[scrub]") {
   RetryingVolume rv(/*retries=*/64);
   const std::vector<uint64_t> weak = {3, 700, 1500};
   const std::vector<uint64_t> dead = {4, 1999};
@@ -193,7 +195,8 @@ TEST_CASE("ScrubRange skips sectors that are already remapped", "[scrub]") {
 }
 
 TEST_CASE("ScrubRange with the spare running out commits what fits and "
-          "returns NoSpace", "[scrub]") {
+          "returns NoSpace",
+          "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   const uint64_t capacity = mv->Stats().spare_capacity;
   REQUIRE_OK(mv->AddBad(SectorRun(1000, capacity - 2)));
@@ -225,8 +228,7 @@ ScrubOptions Unlimited(uint64_t chunk_sectors) {
 // One sector a second: a scan that cannot end while a test looks at it.
 ScrubOptions Crawling() { return ScrubOptions{1, kSector}; }
 
-TEST_CASE("A whole-volume scrub reaches its total and counts every fault",
-          "[scrub]") {
+TEST_CASE("A whole-volume scrub reaches its total and counts every fault", "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   const std::vector<uint64_t> bad = {63, 64, 500, mv.main_sectors() - 1};
   InjectReadFaults(mv.main_fault(), bad);
@@ -243,7 +245,8 @@ TEST_CASE("A whole-volume scrub reaches its total and counts every fault",
 }
 
 TEST_CASE("A scrub of several ranges scans exactly those, clipping the last "
-          "chunk", "[scrub]") {
+          "chunk",
+          "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   InjectReadFaults(mv.main_fault(), {5, 150, 199, 200, 300});
   Scrubber scrubber(&mv.vol(), Unlimited(64));
@@ -254,12 +257,12 @@ TEST_CASE("A scrub of several ranges scans exactly those, clipping the last "
   CHECK(p.total == 110);
   CHECK(p.done == 110);
   CHECK(p.found == 3);
-  CHECK(MainSectors(mv->Remaps(), /*pending=*/true) ==
-        std::vector<uint64_t>{5, 150, 199});
+  CHECK(MainSectors(mv->Remaps(), /*pending=*/true) == std::vector<uint64_t>{5, 150, 199});
 }
 
 TEST_CASE("Stop ends a scan in its rate pause; a running scan refuses a "
-          "second start", "[scrub]") {
+          "second start",
+          "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   Scrubber scrubber(&mv.vol(), Crawling());
   REQUIRE_OK(scrubber.StartWholeVolume());
@@ -303,8 +306,7 @@ TEST_CASE("Bad scrub ranges are refused and change nothing", "[scrub]") {
   CHECK(scrubber.Progress().state == ScrubState::kIdle);
 }
 
-TEST_CASE("A scrub that exhausts the spare stops and says why in last_error",
-          "[scrub]") {
+TEST_CASE("A scrub that exhausts the spare stops and says why in last_error", "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   REQUIRE_OK(mv->AddBad(SectorRun(1000, mv->Stats().spare_capacity - 1)));
   InjectReadFaults(mv.main_fault(), {10, 20, 300});
@@ -320,7 +322,8 @@ TEST_CASE("A scrub that exhausts the spare stops and says why in last_error",
 }
 
 TEST_CASE("Destroying a Scrubber mid-scan stops it and leaves the volume "
-          "usable", "[scrub]") {
+          "usable",
+          "[scrub]") {
   MemVolume mv(MemVolumeOptions{});
   auto scrubber = std::make_unique<Scrubber>(&mv.vol(), Crawling());
   REQUIRE_OK(scrubber->StartWholeVolume());

@@ -101,8 +101,7 @@ TEST_CASE("givenHugeNumbers_whenParsed_thenOverflowIsRefusedWithoutUB", "[sector
   const uint64_t all = UINT64_MAX;
   REQUIRE(MustParse("18446744073709551614", all) ==
           Ranges{{18446744073709551614ull, 18446744073709551614ull}});
-  REQUIRE(MustParse("0xfffffffffffffffe", all) ==
-          Ranges{{UINT64_MAX - 1, UINT64_MAX - 1}});
+  REQUIRE(MustParse("0xfffffffffffffffe", all) == Ranges{{UINT64_MAX - 1, UINT64_MAX - 1}});
   REQUIRE(MustRefuse("18446744073709551615", all) ==
           "sector 18446744073709551615 is outside main (0..18446744073709551614)");
   REQUIRE(MustRefuse("18446744073709551616", all) ==
@@ -114,8 +113,7 @@ TEST_CASE("givenHugeNumbers_whenParsed_thenOverflowIsRefusedWithoutUB", "[sector
   REQUIRE(MustRefuse("2+18446744073709551615", all) ==
           "bad token \"2+18446744073709551615\": range too large");
   REQUIRE(MustParse("0+18446744073709551615", all) == Ranges{{0, UINT64_MAX - 1}});
-  REQUIRE(MustRefuse("1-18446744073709551616", all).find("number too large") !=
-          std::string::npos);
+  REQUIRE(MustRefuse("1-18446744073709551616", all).find("number too large") != std::string::npos);
 }
 
 TEST_CASE("givenHostileBytes_whenParsed_thenReadableErrorNoCrash", "[sector_list]") {
@@ -140,8 +138,7 @@ TEST_CASE("givenHostileBytes_whenParsed_thenReadableErrorNoCrash", "[sector_list
   REQUIRE(MustParse(many).size() == (1u << 19));
 }
 
-TEST_CASE("givenRandomRangeLists_whenFormattedAndParsed_thenRangesRoundTrip",
-          "[sector_list]") {
+TEST_CASE("givenRandomRangeLists_whenFormattedAndParsed_thenRangesRoundTrip", "[sector_list]") {
   std::mt19937_64 rng(42);
   const char* seps[] = {" ", "\t", ",", "\n", " , ", "  # note\n"};
   for (int round = 0; round < 300; ++round) {
@@ -152,9 +149,7 @@ TEST_CASE("givenRandomRangeLists_whenFormattedAndParsed_thenRangesRoundTrip",
       uint64_t first = rng() % kMain;
       uint64_t last = first + rng() % std::min<uint64_t>(kMain - first, 50);
       model.push_back({first, last});
-      auto num = [&](uint64_t v) {
-        return rng() % 2 ? std::to_string(v) : "0x" + HexDigits(v);
-      };
+      auto num = [&](uint64_t v) { return rng() % 2 ? std::to_string(v) : "0x" + HexDigits(v); };
       switch (rng() % 3) {
         case 0: text += first == last ? num(first) : num(first) + "-" + num(last); break;
         case 1: text += num(first) + "-" + num(last); break;
@@ -181,18 +176,22 @@ TEST_CASE("givenOverlappingRanges_whenNormalized_thenSortedAndMerged", "[sector_
 
 TEST_CASE("givenByteSizes_whenParsed_thenPowersOf1024", "[sector_list]") {
   uint64_t bytes = 0;
-  const std::pair<const char*, uint64_t> good[] = {
-      {"4096", 4096}, {"64K", 64ull << 10}, {"1M", 1ull << 20}, {"2G", 2ull << 30},
-      {"1T", 1ull << 40}, {"3k", 3072}, {"16777215T", 16777215ull << 40},
-      {"18446744073709551615", UINT64_MAX}};
+  const std::pair<const char*, uint64_t> good[] = {{"4096", 4096},
+                                                   {"64K", 64ull << 10},
+                                                   {"1M", 1ull << 20},
+                                                   {"2G", 2ull << 30},
+                                                   {"1T", 1ull << 40},
+                                                   {"3k", 3072},
+                                                   {"16777215T", 16777215ull << 40},
+                                                   {"18446744073709551615", UINT64_MAX}};
   for (auto [text, want] : good) {
     CAPTURE(text);
     REQUIRE(ParseByteSize(text, &bytes).ok());
     REQUIRE(bytes == want);
   }
   bytes = 123;
-  for (const char* text : {"", "0", "0K", "K", "1X", "1KB", "1 K", " 1", "-1", "1.5M",
-                           "0x10", "18446744073709551616", "16777216T", "1P"}) {
+  for (const char* text : {"", "0", "0K", "K", "1X", "1KB", "1 K", " 1", "-1", "1.5M", "0x10",
+                           "18446744073709551616", "16777216T", "1P"}) {
     CAPTURE(text);
     Status st = ParseByteSize(text, &bytes);
     REQUIRE(st.IsInvalidArgument());

@@ -31,7 +31,10 @@ class SlowBadSectors : public ForwardingDevice {
  public:
   SlowBadSectors(std::shared_ptr<BlockDevice> base, std::set<uint64_t> bad, milliseconds delay,
                  bool writes_too)
-      : ForwardingDevice(std::move(base)), bad_(std::move(bad)), delay_(delay), writes_too_(writes_too) {}
+      : ForwardingDevice(std::move(base)),
+        bad_(std::move(bad)),
+        delay_(delay),
+        writes_too_(writes_too) {}
   Status Read(uint64_t offset, void* buf, size_t len) override {
     if (Hits(offset, len)) return Fail();
     return base()->Read(offset, buf, len);
@@ -71,8 +74,8 @@ struct SlowVolume {
     FillPattern(main_mem.get(), 7);
     std::shared_ptr<BlockDevice> spare = NewMemoryDevice(256 << 10);
     std::unique_ptr<MetadataStore> s;
-    REQUIRE_OK(MetadataStore::Format(spare.get(), MakeGeometry(kSector, kMainBytes, 256 << 10),
-                                     &s));
+    REQUIRE_OK(
+        MetadataStore::Format(spare.get(), MakeGeometry(kSector, kMainBytes, 256 << 10), &s));
     auto dev = std::make_unique<SlowBadSectors>(main_mem, std::move(bad), delay, writes_too);
     main = dev.get();
     REQUIRE_OK(Volume::Open(std::move(dev), std::make_unique<SharedDevice>(spare), options, &v));
@@ -112,7 +115,8 @@ milliseconds Since(Clock::time_point t) {
 }
 
 TEST_CASE("While a read over a slow bad sector is recovered, healthy requests "
-          "and the views answer", "[slow_recovery]") {
+          "and the views answer",
+          "[slow_recovery]") {
   SlowVolume sv({5000 % (kMainBytes / kSector)}, milliseconds(400), Options(milliseconds(3000)));
   const uint64_t bad = 5000 % (kMainBytes / kSector);
   auto recovery = std::async(std::launch::async, [&] {
@@ -134,7 +138,8 @@ TEST_CASE("While a read over a slow bad sector is recovered, healthy requests "
 }
 
 TEST_CASE("A request over sectors under recovery waits for it, then fails "
-          "fast without touching MAIN", "[slow_recovery]") {
+          "fast without touching MAIN",
+          "[slow_recovery]") {
   const uint64_t bad = 777;
   SlowVolume sv({bad}, milliseconds(300), Options(milliseconds(3000), kSector, 0));
   auto first = std::async(std::launch::async, [&] {
@@ -158,16 +163,19 @@ TEST_CASE("A request over sectors under recovery waits for it, then fails "
 TEST_CASE("Narrowing stops at the I/O unit", "[slow_recovery]") {
   for (uint32_t unit : {kSector, 4096u}) {
     INFO("unit " << unit);
-    SlowVolume sv({4000 % (kMainBytes / kSector)}, milliseconds(1), Options(milliseconds(3000), unit));
+    SlowVolume sv({4000 % (kMainBytes / kSector)}, milliseconds(1),
+                  Options(milliseconds(3000), unit));
     std::vector<uint8_t> buf(8192);
-    CHECK(sv.v->Read(3996 % (kMainBytes / kSector) * kSector, buf.data(), buf.size())
-              .errno_value() == EIO);
+    CHECK(
+        sv.v->Read(3996 % (kMainBytes / kSector) * kSector, buf.data(), buf.size()).errno_value() ==
+        EIO);
     CHECK(sv.v->Stats().pending == unit / kSector);
   }
 }
 
 TEST_CASE("error_recovery_time bounds a read's recovery; what was not tried "
-          "becomes pending", "[slow_recovery]") {
+          "becomes pending",
+          "[slow_recovery]") {
   // Eight bad sectors 8 KiB apart in one 64 KiB read, 250 ms each, 600 ms
   // to recover: far from enough to narrow them all down.
   std::set<uint64_t> bad;
@@ -189,14 +197,14 @@ TEST_CASE("error_recovery_time bounds a read's recovery; what was not tried "
 }
 
 TEST_CASE("A write over a slow bad sector is remapped within the recovery "
-          "time while healthy writes go on", "[slow_recovery]") {
+          "time while healthy writes go on",
+          "[slow_recovery]") {
   const uint64_t bad = 1800;
   SlowVolume sv({bad}, milliseconds(300), Options(milliseconds(2000)), /*writes_too=*/true);
   const std::vector<uint8_t> data = Pattern(0, 4096, 99);
   const auto t = Clock::now();
-  auto recovery = std::async(std::launch::async, [&] {
-    return sv.v->Write(bad / 8 * 4096, data.data(), data.size());
-  });
+  auto recovery = std::async(std::launch::async,
+                             [&] { return sv.v->Write(bad / 8 * 4096, data.data(), data.size()); });
   sv.WaitForFailingRequest();
   const milliseconds worst = WorstWhile(recovery, [&] {
     REQUIRE_OK(sv.v->Write(10 * 4096, data.data(), data.size()));
@@ -210,7 +218,8 @@ TEST_CASE("A write over a slow bad sector is remapped within the recovery "
 }
 
 TEST_CASE("A scrub narrowing a slow failing chunk does not block foreground "
-          "I/O elsewhere", "[slow_recovery]") {
+          "I/O elsewhere",
+          "[slow_recovery]") {
   const uint64_t bad = 1500;
   SlowVolume sv({bad}, milliseconds(300), Options(milliseconds(3000), kSector, 0));
   auto scrub = std::async(std::launch::async, [&] {

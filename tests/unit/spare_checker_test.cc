@@ -29,7 +29,8 @@ TEST_CASE("A freshly formatted spare with remaps checks clean", "[checker]") {
 }
 
 TEST_CASE("A corrupt copy is a problem left without repair and repaired with "
-          "it", "[checker]") {
+          "it",
+          "[checker]") {
   MemVolume mv(MemVolumeOptions{});
   mv.Close();
   const uint64_t copy2 = 16;  // 64 KiB spare: minimal, a copy every 8 sectors
@@ -44,7 +45,8 @@ TEST_CASE("A corrupt copy is a problem left without repair and repaired with "
 }
 
 TEST_CASE("A main sector remapped twice is refused at mount and freed by "
-          "check --repair", "[checker]") {
+          "check --repair",
+          "[checker]") {
   MemVolume mv(MemVolumeOptions{});
   REQUIRE_OK(mv->AddBad(Sectors({7})));
   mv.Close();

@@ -18,8 +18,8 @@ struct Volumes {
   std::map<uint64_t, std::vector<uint8_t>> expected;  // main sector -> data
 
   Status Open(std::unique_ptr<Volume>* v) const {
-    return Volume::Open(std::make_unique<SharedDevice>(main),
-                        std::make_unique<SharedDevice>(spare), v);
+    return Volume::Open(std::make_unique<SharedDevice>(main), std::make_unique<SharedDevice>(spare),
+                        v);
   }
 };
 
@@ -30,8 +30,8 @@ Volumes MakeVolumes(uint64_t old_bytes, uint64_t device_bytes, uint64_t count) {
   FillPattern(vs.main.get(), 7);
   auto formatted = NewMemoryDevice(old_bytes);
   std::unique_ptr<MetadataStore> md;
-  REQUIRE_OK(MetadataStore::Format(formatted.get(),
-                                   MakeGeometry(kSector, kMainBytes, old_bytes), &md));
+  REQUIRE_OK(
+      MetadataStore::Format(formatted.get(), MakeGeometry(kSector, kMainBytes, old_bytes), &md));
   vs.spare = NewMemoryDevice(device_bytes);
   const std::vector<uint8_t> image = Snapshot(formatted.get());
   REQUIRE_OK(vs.spare->Write(0, image.data(), image.size()));
@@ -68,7 +68,8 @@ void CheckIntact(const Volumes& vs, uint64_t spare_sectors) {
 void NoProgress(const std::string&, uint64_t, uint64_t) {}
 
 TEST_CASE("Growing a full 512 KiB linear spare to 4 MiB geometric keeps every "
-          "remap and byte", "[resize]") {
+          "remap and byte",
+          "[resize]") {
   const uint64_t full = 1024 - 4 * SpecCopyLength(kSector, 1024, 4);
   Volumes vs = MakeVolumes(512 << 10, 4 << 20, full);
   ResizeResult plan;
@@ -82,7 +83,8 @@ TEST_CASE("Growing a full 512 KiB linear spare to 4 MiB geometric keeps every "
 }
 
 TEST_CASE("Shrinking 4 MiB geometric to 512 KiB linear moves remaps off the "
-          "new copies", "[resize]") {
+          "new copies",
+          "[resize]") {
   Volumes vs = MakeVolumes(4 << 20, 4 << 20, 500);  // slots at sectors 126..625
   ResizeResult done;
   REQUIRE_OK(ResizeSpare(vs.spare.get(), 1024, NoProgress, &done));
@@ -97,7 +99,8 @@ TEST_CASE("Shrinking 4 MiB geometric to 512 KiB linear moves remaps off the "
 }
 
 TEST_CASE("A shrink that would drop a used spare sector is refused and "
-          "changes nothing", "[resize]") {
+          "changes nothing",
+          "[resize]") {
   Volumes vs = MakeVolumes(4 << 20, 4 << 20, 1000);  // reaches past sector 1024
   const std::vector<uint8_t> before = Snapshot(vs.spare.get());
   ResizeResult r;
@@ -105,7 +108,7 @@ TEST_CASE("A shrink that would drop a used spare sector is refused and "
   CHECK(st.IsInvalidArgument());
   CHECK_THAT(st.message(), Catch::Contains("would drop spare sector"));
   CHECK(ByteDiff(Snapshot(vs.spare.get()), before) == "");
-  CHECK(PlanSpareResize(vs.spare.get(), 64, &r).IsInvalidArgument());  // under 72
+  CHECK(PlanSpareResize(vs.spare.get(), 64, &r).IsInvalidArgument());    // under 72
   CHECK(PlanSpareResize(vs.spare.get(), 8192, &r).IsInvalidArgument());  // same size
 }
 
@@ -113,7 +116,8 @@ TEST_CASE("A shrink that would drop a used spare sector is refused and "
 // checks the spare opens with the old or the new geometry, intact, and
 // that running the resize again finishes it.
 void CrashAtEveryWrite(uint64_t old_bytes, uint64_t new_sectors, uint64_t count) {
-  const Volumes pristine = MakeVolumes(old_bytes, std::max<uint64_t>(old_bytes, new_sectors * kSector), count);
+  const Volumes pristine = MakeVolumes(old_bytes,
+                                       std::max<uint64_t>(old_bytes, new_sectors * kSector), count);
   const std::vector<uint8_t> image = Snapshot(pristine.spare.get());
   const uint64_t old_sectors = old_bytes / kSector;
   uint64_t total_writes = 0;
@@ -149,12 +153,14 @@ void CrashAtEveryWrite(uint64_t old_bytes, uint64_t new_sectors, uint64_t count)
 }
 
 TEST_CASE("A grow killed at any write leaves the old or the new geometry, "
-          "intact", "[resize]") {
+          "intact",
+          "[resize]") {
   CrashAtEveryWrite(512 << 10, 8192, 956);
 }
 
 TEST_CASE("A shrink killed at any write leaves the old or the new geometry, "
-          "intact", "[resize]") {
+          "intact",
+          "[resize]") {
   CrashAtEveryWrite(4 << 20, 1024, 500);
 }
 

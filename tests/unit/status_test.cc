@@ -10,7 +10,11 @@
 using namespace remapfs;
 
 TEST_CASE("givenErrno_whenConverted_thenKindAndErrnoAreKept", "[status]") {
-  struct Case { int err; Status::Code code; int errno_value; };
+  struct Case {
+    int err;
+    Status::Code code;
+    int errno_value;
+  };
   const Case cases[] = {
       {ENOSPC, Status::Code::kNoSpace, ENOSPC},
       {EINVAL, Status::Code::kInvalidArgument, EINVAL},

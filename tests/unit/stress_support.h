@@ -65,8 +65,8 @@ struct StressCounts {
   std::string Describe() const {
     std::ostringstream os;
     os << writes << " writes (" << bytes_written << " bytes), " << reads << " reads, "
-       << bytes_verified << " bytes verified, " << control_ops << " add_bad/remove ("
-       << no_space << " refused for space), " << remap_changes << " sectors remapped or returned";
+       << bytes_verified << " bytes verified, " << control_ops << " add_bad/remove (" << no_space
+       << " refused for space), " << remap_changes << " sectors remapped or returned";
     return os.str();
   }
 };
@@ -105,7 +105,8 @@ inline uint64_t BytesNoLastWriteExplains(const std::vector<uint8_t>& got, uint64
   for (size_t pos = 0; pos < got.size(); ++pos) {
     uint64_t latest_began = 0;
     for (const WriteLog& log : logs)
-      if (log.last[pos] >= 0) latest_began = std::max(latest_began, log.writes[log.last[pos]].began);
+      if (log.last[pos] >= 0)
+        latest_began = std::max(latest_began, log.writes[log.last[pos]].began);
     bool explained = latest_began == 0 && got[pos] == model[first + pos];
     for (const WriteLog& log : logs) {
       if (log.last[pos] < 0) continue;
@@ -147,11 +148,11 @@ inline std::string StatsProblem(const Volume& v) {
   const uint64_t remaps = v.Remaps().size();
   std::ostringstream os;
   if (s.spare_used + s.spare_free != s.spare_capacity)
-    os << "spare_used " << s.spare_used << " + spare_free " << s.spare_free
-       << " != spare_capacity " << s.spare_capacity << "; ";
+    os << "spare_used " << s.spare_used << " + spare_free " << s.spare_free << " != spare_capacity "
+       << s.spare_capacity << "; ";
   if (s.spare_used != remaps || s.remapped != remaps || s.pending != 0)
-    os << "spare_used " << s.spare_used << ", remapped " << s.remapped << ", pending "
-       << s.pending << " for " << remaps << " remaps; ";
+    os << "spare_used " << s.spare_used << ", remapped " << s.remapped << ", pending " << s.pending
+       << " for " << remaps << " remaps; ";
   if (s.read_errors + s.write_errors != 0) os << "last error: " << s.last_error;
   return os.str();
 }

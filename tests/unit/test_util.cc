@@ -118,21 +118,19 @@ std::vector<uint8_t> Snapshot(BlockDevice* dev) {
   return ReadRange(dev, 0, static_cast<size_t>(dev->Size()));
 }
 
-std::string ByteDiff(const std::vector<uint8_t>& actual,
-                     const std::vector<uint8_t>& expected) {
+std::string ByteDiff(const std::vector<uint8_t>& actual, const std::vector<uint8_t>& expected) {
   std::ostringstream os;
   if (actual.size() != expected.size()) {
     os << "size " << actual.size() << " != " << expected.size();
     return os.str();
   }
-  const auto mismatch =
-      std::mismatch(actual.begin(), actual.end(), expected.begin());
+  const auto mismatch = std::mismatch(actual.begin(), actual.end(), expected.begin());
   if (mismatch.first == actual.end()) return "";
   const size_t at = mismatch.first - actual.begin();
   size_t count = 0;
   for (size_t i = at; i < actual.size(); ++i) count += actual[i] != expected[i];
-  os << count << " bytes differ, first at byte " << at << " (got "
-     << int(actual[at]) << ", want " << int(expected[at]) << ")";
+  os << count << " bytes differ, first at byte " << at << " (got " << int(actual[at]) << ", want "
+     << int(expected[at]) << ")";
   return os.str();
 }
 
@@ -153,8 +151,8 @@ std::vector<SectorRange> SectorRun(uint64_t first, uint64_t count) {
 std::string Describe(const std::vector<RemapEntry>& remaps) {
   std::ostringstream os;
   for (const RemapEntry& r : remaps) {
-    os << r.main_sector << ' ' << r.spare_sector << ' '
-       << (r.pending ? "pending" : "active") << '\n';
+    os << r.main_sector << ' ' << r.spare_sector << ' ' << (r.pending ? "pending" : "active")
+       << '\n';
   }
   return os.str();
 }
@@ -167,19 +165,17 @@ std::string Describe(const std::vector<Extent>& extents) {
   return os.str();
 }
 
-Geometry MakeGeometry(uint32_t sector_size, uint64_t main_bytes,
-                      uint64_t spare_bytes, Strategy strategy) {
+Geometry MakeGeometry(uint32_t sector_size, uint64_t main_bytes, uint64_t spare_bytes,
+                      Strategy strategy) {
   Geometry g;
   g.sector_size = sector_size;
   g.main_sectors = main_bytes / sector_size;
   g.spare_sectors = spare_bytes / sector_size;
-  REQUIRE_OK(ComputePlacement(sector_size, g.spare_sectors, strategy,
-                              &g.placement));
+  REQUIRE_OK(ComputePlacement(sector_size, g.spare_sectors, strategy, &g.placement));
   return g;
 }
 
-uint64_t SpecCopyLength(uint32_t sector_size, uint64_t spare_sectors,
-                        uint64_t copies) {
+uint64_t SpecCopyLength(uint32_t sector_size, uint64_t spare_sectors, uint64_t copies) {
   const uint64_t per_sector = format::SlotsPerTableSector(sector_size);
   for (uint64_t l = format::kMinCopySectors; l * copies < spare_sectors; ++l) {
     const uint64_t slots = spare_sectors - l * copies;
@@ -194,8 +190,8 @@ MemVolume::MemVolume(const MemVolumeOptions& options) : options_(options) {
   main_mem_ = NewMemoryDevice(options.main_bytes);
   spare_mem_ = NewMemoryDevice(options.spare_bytes);
   FillPattern(main_mem_.get(), options.main_seed);
-  const Geometry g = MakeGeometry(options.sector_size, options.main_bytes,
-                                  options.spare_bytes, options.strategy);
+  const Geometry g = MakeGeometry(options.sector_size, options.main_bytes, options.spare_bytes,
+                                  options.strategy);
   std::unique_ptr<MetadataStore> store;
   REQUIRE_OK(MetadataStore::Format(spare_mem_.get(), g, &store));
   REQUIRE_OK(Reopen());
@@ -211,18 +207,17 @@ void MemVolume::Close() {
 
 Status MemVolume::Reopen() {
   Close();
-  auto main_fault = std::make_unique<FaultyDevice>(
-      std::make_unique<SharedDevice>(main_mem_), options_.sector_size);
-  auto spare_fault = std::make_unique<FaultyDevice>(
-      std::make_unique<SharedDevice>(spare_mem_), options_.sector_size);
+  auto main_fault = std::make_unique<FaultyDevice>(std::make_unique<SharedDevice>(main_mem_),
+                                                   options_.sector_size);
+  auto spare_fault = std::make_unique<FaultyDevice>(std::make_unique<SharedDevice>(spare_mem_),
+                                                    options_.sector_size);
   FaultyDevice* mf = main_fault.get();
   FaultyDevice* sf = spare_fault.get();
   auto main_count = std::make_unique<CountingDevice>(std::move(main_fault));
   auto spare_count = std::make_unique<CountingDevice>(std::move(spare_fault));
   CountingDevice* mc = main_count.get();
   CountingDevice* sc = spare_count.get();
-  Status st = Volume::Open(std::move(main_count), std::move(spare_count),
-                           &volume_);
+  Status st = Volume::Open(std::move(main_count), std::move(spare_count), &volume_);
   if (!st.ok()) return st;
   main_fault_ = mf;
   spare_fault_ = sf;
@@ -231,8 +226,7 @@ Status MemVolume::Reopen() {
   return st;
 }
 
-Status MemVolume::InspectMetadata(std::unique_ptr<MetadataStore>* out,
-                                  bool repair) {
+Status MemVolume::InspectMetadata(std::unique_ptr<MetadataStore>* out, bool repair) {
   MetadataOpenOptions opts;
   opts.repair = repair;
   opts.expected_main_bytes = options_.main_bytes;

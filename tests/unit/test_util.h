@@ -23,17 +23,17 @@
 #include "remapfs/volume.h"
 
 // REQUIRE/CHECK that a Status is ok, printing it when it is not.
-#define REQUIRE_OK(expr)                 \
-  do {                                   \
-    ::remapfs::Status _req_st = (expr);  \
-    INFO(_req_st.ToString());            \
-    REQUIRE(_req_st.ok());               \
+#define REQUIRE_OK(expr)                \
+  do {                                  \
+    ::remapfs::Status _req_st = (expr); \
+    INFO(_req_st.ToString());           \
+    REQUIRE(_req_st.ok());              \
   } while (0)
-#define CHECK_OK(expr)                   \
-  do {                                   \
-    ::remapfs::Status _chk_st = (expr);  \
-    INFO(_chk_st.ToString());            \
-    CHECK(_chk_st.ok());                 \
+#define CHECK_OK(expr)                  \
+  do {                                  \
+    ::remapfs::Status _chk_st = (expr); \
+    INFO(_chk_st.ToString());           \
+    CHECK(_chk_st.ok());                \
   } while (0)
 
 namespace remapfs::testing {
@@ -101,8 +101,7 @@ class FailingCallsDevice : public ForwardingDevice {
 // Counts the calls that pass through it; owns its base.
 class CountingDevice : public ForwardingDevice {
  public:
-  explicit CountingDevice(std::unique_ptr<BlockDevice> base)
-      : ForwardingDevice(std::move(base)) {}
+  explicit CountingDevice(std::unique_ptr<BlockDevice> base) : ForwardingDevice(std::move(base)) {}
   Status Read(uint64_t offset, void* buf, size_t len) override {
     reads.fetch_add(1);
     return base()->Read(offset, buf, len);
@@ -152,8 +151,7 @@ class StrictAlignmentDevice : public ForwardingDevice {
   Status Check(uint64_t offset, const void* buf, size_t len) {
     calls.fetch_add(1);
     last_buffer.store(buf);
-    if (offset % alignment_ || len % alignment_ ||
-        reinterpret_cast<uintptr_t>(buf) % alignment_) {
+    if (offset % alignment_ || len % alignment_ || reinterpret_cast<uintptr_t>(buf) % alignment_) {
       rejected.fetch_add(1);
       return Status::InvalidArgument("unaligned request reached the base");
     }
@@ -172,8 +170,8 @@ std::unique_ptr<AlignedDevice> WrapAlignedOrFail(std::unique_ptr<BlockDevice> ba
 template <uint64_t kSize, uint32_t kAlignment>
 struct AlignedOverStrict {
   StrictAlignmentDevice* strict = new StrictAlignmentDevice(kSize, kAlignment);
-  std::unique_ptr<AlignedDevice> device =
-      WrapAlignedOrFail(std::unique_ptr<BlockDevice>(strict), kAlignment);
+  std::unique_ptr<AlignedDevice> device = WrapAlignedOrFail(std::unique_ptr<BlockDevice>(strict),
+                                                            kAlignment);
   ~AlignedOverStrict() { CHECK(strict->rejected.load() == 0); }
 };
 
@@ -237,8 +235,7 @@ std::vector<uint8_t> ReadVolume(Volume& v, uint64_t offset, size_t len);
 // "" when equal, else where the first difference is (keeps failure output
 // short where Catch would print whole buffers). Use as
 // CHECK(ByteDiff(actual, expected) == "").
-std::string ByteDiff(const std::vector<uint8_t>& actual,
-                     const std::vector<uint8_t>& expected);
+std::string ByteDiff(const std::vector<uint8_t>& actual, const std::vector<uint8_t>& expected);
 
 // One range per listed sector.
 std::vector<SectorRange> Sectors(std::initializer_list<uint64_t> sectors);
@@ -251,13 +248,12 @@ std::string Describe(const std::vector<RemapEntry>& remaps);
 std::string Describe(const std::vector<Extent>& extents);
 
 // Geometry the way `remapfs format` computes it.
-Geometry MakeGeometry(uint32_t sector_size, uint64_t main_bytes,
-                      uint64_t spare_bytes, Strategy strategy = Strategy::kAuto);
+Geometry MakeGeometry(uint32_t sector_size, uint64_t main_bytes, uint64_t spare_bytes,
+                      Strategy strategy = Strategy::kAuto);
 
 // The smallest copy length the SPEC allows for `copies` copies on a spare of
 // `spare_sectors`: never under 8, holding a header and a table of every slot.
-uint64_t SpecCopyLength(uint32_t sector_size, uint64_t spare_sectors,
-                        uint64_t copies);
+uint64_t SpecCopyLength(uint32_t sector_size, uint64_t spare_sectors, uint64_t copies);
 
 struct MemVolumeOptions {
   uint64_t main_bytes = 1 << 20;
@@ -299,8 +295,7 @@ class MemVolume {
 
   // Opens a second MetadataStore over the raw spare (repair off unless
   // asked), for inspecting the copies. The Volume should be closed.
-  Status InspectMetadata(std::unique_ptr<MetadataStore>* out,
-                         bool repair = false);
+  Status InspectMetadata(std::unique_ptr<MetadataStore>* out, bool repair = false);
 
  private:
   MemVolumeOptions options_;

@@ -26,8 +26,8 @@ constexpr uint64_t kMainBytes = 8 << 20;
 
 struct Start {
   std::shared_ptr<BlockDevice> main = NewMemoryDevice(kMainBytes);
-  std::vector<uint8_t> spare;                          // image, sized for both
-  std::map<uint64_t, std::vector<uint8_t>> expected;   // main sector -> data
+  std::vector<uint8_t> spare;                         // image, sized for both
+  std::map<uint64_t, std::vector<uint8_t>> expected;  // main sector -> data
 };
 
 // A spare of `old_bytes` in a device of `device_bytes`, `count` remaps from
@@ -37,12 +37,14 @@ Start MakeStart(uint64_t old_bytes, uint64_t device_bytes, uint64_t count) {
   FillPattern(s.main.get(), 7);
   auto formatted = NewMemoryDevice(old_bytes);
   std::unique_ptr<MetadataStore> md;
-  REQUIRE_OK(MetadataStore::Format(formatted.get(), MakeGeometry(kSector, kMainBytes, old_bytes), &md));
+  REQUIRE_OK(
+      MetadataStore::Format(formatted.get(), MakeGeometry(kSector, kMainBytes, old_bytes), &md));
   std::shared_ptr<BlockDevice> spare = NewMemoryDevice(device_bytes);
   const std::vector<uint8_t> head = Snapshot(formatted.get());
   REQUIRE_OK(spare->Write(0, head.data(), head.size()));
   std::unique_ptr<Volume> v;
-  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(s.main), std::make_unique<SharedDevice>(spare), &v));
+  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(s.main),
+                          std::make_unique<SharedDevice>(spare), &v));
   REQUIRE_OK(v->AddBad(SectorRun(1000, count)));
   for (uint64_t m = 1000; m < 1000 + count; ++m) {
     s.expected[m] = Pattern(m * kSector, kSector, 99);
@@ -58,12 +60,14 @@ Start MakeStart(uint64_t old_bytes, uint64_t device_bytes, uint64_t count) {
 // and remapped byte.
 uint64_t IntactSpareSectors(const Start& s, std::shared_ptr<BlockDevice> spare) {
   std::unique_ptr<Volume> v;
-  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(s.main), std::make_unique<SharedDevice>(spare), &v));
+  REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(s.main),
+                          std::make_unique<SharedDevice>(spare), &v));
   const std::vector<RemapEntry> remaps = v->Remaps();
   CHECK(remaps.size() == s.expected.size());
   for (const RemapEntry& e : remaps) {
     REQUIRE(s.expected.count(e.main_sector));
-    CHECK(ByteDiff(ReadVolume(*v, e.main_sector * kSector, kSector), s.expected.at(e.main_sector)) == "");
+    CHECK(ByteDiff(ReadVolume(*v, e.main_sector * kSector, kSector),
+                   s.expected.at(e.main_sector)) == "");
   }
   return v->geometry().spare_sectors;
 }
@@ -105,7 +109,9 @@ uint64_t CutEveryPointOfAResize(uint64_t old_bytes, uint64_t new_sectors, uint64
       const uint64_t got = IntactSpareSectors(s, rig.mem);
       CHECK((got == old_sectors || got == new_sectors));
       if (st.ok()) CHECK(got == new_sectors);
-      if (st.ok()) RequireOldHeadersWiped(rig.mem.get(), MakeGeometry(kSector, kMainBytes, old_bytes), new_sectors);
+      if (st.ok())
+        RequireOldHeadersWiped(rig.mem.get(), MakeGeometry(kSector, kMainBytes, old_bytes),
+                               new_sectors);
       ++points;
     }
   }
@@ -113,12 +119,14 @@ uint64_t CutEveryPointOfAResize(uint64_t old_bytes, uint64_t new_sectors, uint64
 }
 
 TEST_CASE("A grow cut off at any write or flush leaves the old or the new "
-          "geometry, intact", "[crash]") {
+          "geometry, intact",
+          "[crash]") {
   WARN("resize grow: " << CutEveryPointOfAResize(512 << 10, 8192, 956) << " crash points");
 }
 
 TEST_CASE("A shrink cut off at any write or flush leaves the old or the new "
-          "geometry, intact", "[crash]") {
+          "geometry, intact",
+          "[crash]") {
   WARN("resize shrink: " << CutEveryPointOfAResize(4 << 20, 1024, 500) << " crash points");
 }
 

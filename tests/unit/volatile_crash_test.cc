@@ -105,21 +105,24 @@ const std::vector<SlotChange> kChanges = {
     {0, SlotEntry{}}, {69, SlotEntry{true, false, 500}}, {900, SlotEntry{true, true, 9}}};
 
 TEST_CASE("A power cut at any point of a commit leaves the old or the new "
-          "table, and the new one once acknowledged", "[crash]") {
+          "table, and the new one once acknowledged",
+          "[crash]") {
   const uint64_t points = CutEveryPointOfACommit(SpareImage(512 << 10), kChanges);
   WARN("metadata commit (4 copies): " << points << " crash points");
 }
 
 TEST_CASE("A commit that only the first copy took survives a power cut at any "
-          "point after it", "[crash]") {
+          "point after it",
+          "[crash]") {
   // Copies 1-3 fail at their first write, so no later flush covers copy 0.
-  const uint64_t points =
-      CutEveryPointOfACommit(SpareImage(512 << 10), {{3, SlotEntry{true, false, 77}}}, true);
+  const uint64_t points = CutEveryPointOfACommit(SpareImage(512 << 10),
+                                                 {{3, SlotEntry{true, false, 77}}}, true);
   WARN("metadata commit (copies 1-3 failing): " << points << " crash points");
 }
 
 TEST_CASE("Every acknowledged commit survives a run of power cuts that drop "
-          "unflushed writes", "[crash]") {
+          "unflushed writes",
+          "[crash]") {
   VolatileSpare rig(SpareImage(512 << 10), kSector);
   std::unique_ptr<MetadataStore> store;
   REQUIRE_OK(MetadataStore::Open(rig.dev.get(), {}, &store));
@@ -153,7 +156,8 @@ TEST_CASE("Every acknowledged commit survives a run of power cuts that drop "
 }
 
 TEST_CASE("A power cut at any point of a format leaves no metadata or the "
-          "fresh table, and the fresh one once acknowledged", "[crash]") {
+          "fresh table, and the fresh one once acknowledged",
+          "[crash]") {
   const uint64_t bytes = 512 << 10;
   const Geometry g = MakeGeometry(kSector, kMainBytes, bytes);
   const std::vector<uint8_t> blank(bytes, 0);

@@ -39,7 +39,8 @@ struct RailVolume {
   View AfterReboot(const std::vector<uint64_t>& sectors) {
     v.reset();
     std::unique_ptr<Volume> fresh;
-    REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main), std::make_unique<SharedDevice>(spare), &fresh));
+    REQUIRE_OK(Volume::Open(std::make_unique<SharedDevice>(main),
+                            std::make_unique<SharedDevice>(spare), &fresh));
     return Look(*fresh, sectors);
   }
 };
@@ -72,7 +73,8 @@ uint64_t CutEveryPoint(const Scenario& sc) {
       CHECK((found.table == old_view.table || found.table == new_view.table));
       if (memory_new || st.ok()) CHECK(found.table == new_view.table);
       if (st.ok()) CHECK(found.bytes == new_view.bytes);
-      else if (!sc.writes_data) CHECK((found.bytes == old_view.bytes || found.bytes == new_view.bytes));
+      else if (!sc.writes_data)
+        CHECK((found.bytes == old_view.bytes || found.bytes == new_view.bytes));
       ++points;
     }
   }
@@ -80,23 +82,30 @@ uint64_t CutEveryPoint(const Scenario& sc) {
   return points;
 }
 
-TEST_CASE("A power cut anywhere in add_bad keeps the old or the new table and every byte", "[crash]") {
+TEST_CASE("A power cut anywhere in add_bad keeps the old or the new table and every byte",
+          "[crash]") {
   CutEveryPoint(ScenarioNamed("add_bad"));
 }
 
-TEST_CASE("A power cut anywhere in remove keeps the old or the new table and every byte", "[crash]") {
+TEST_CASE("A power cut anywhere in remove keeps the old or the new table and every byte",
+          "[crash]") {
   CutEveryPoint(ScenarioNamed("remove"));
 }
 
-TEST_CASE("A power cut anywhere in the auto-remap of a failed write keeps the remap once the write returned, and the bytes once synced", "[crash]") {
+TEST_CASE("A power cut anywhere in the auto-remap of a failed write keeps the remap once the write "
+          "returned, and the bytes once synced",
+          "[crash]") {
   CutEveryPoint(ScenarioNamed("auto-remap"));
 }
 
-TEST_CASE("A power cut anywhere in marking a failed read pending keeps the old or the new table", "[crash]") {
+TEST_CASE("A power cut anywhere in marking a failed read pending keeps the old or the new table",
+          "[crash]") {
   CutEveryPoint(ScenarioNamed("pending"));
 }
 
-TEST_CASE("A power cut anywhere in a scrub's remaps keeps the old or the new table and the rescued bytes", "[crash]") {
+TEST_CASE("A power cut anywhere in a scrub's remaps keeps the old or the new table and the rescued "
+          "bytes",
+          "[crash]") {
   CutEveryPoint(ScenarioNamed("scrub"));
 }
 

@@ -20,8 +20,7 @@ namespace {
 // spare sector, exactly the expected main sectors, counters agreeing.
 void RequireInvariants(Volume& v, const std::set<uint64_t>& expected) {
   const Geometry& g = v.geometry();
-  const ReservationSet rs =
-      ReservationSet::ForPlacement(g.placement, g.spare_sectors);
+  const ReservationSet rs = ReservationSet::ForPlacement(g.placement, g.spare_sectors);
   const std::vector<RemapEntry> remaps = v.Remaps();
   INFO(Describe(remaps));
   std::set<uint64_t> mains, spares;
@@ -48,8 +47,7 @@ struct DiffConfig {
   uint64_t spare_bytes;
 };
 
-TEST_CASE("Random I/O, remaps and reopens agree with a plain memory disk",
-          "[differential]") {
+TEST_CASE("Random I/O, remaps and reopens agree with a plain memory disk", "[differential]") {
   const DiffConfig c = GENERATE(DiffConfig{11, 512, 256 << 10, 64 << 10},
                                 DiffConfig{12, 512, 512 << 10, 512 << 10},
                                 DiffConfig{13, 4096, 1 << 20, 512 << 10});
@@ -142,7 +140,8 @@ class FailureLog {
 };
 
 TEST_CASE("Concurrent writers never lose data while their sectors are "
-          "remapped and unremapped", "[differential]") {
+          "remapped and unremapped",
+          "[differential]") {
   constexpr uint32_t kSector = 512;
   constexpr uint64_t kRegion = 128;  // sectors per worker
   constexpr int kWorkers = 3;
@@ -202,8 +201,8 @@ TEST_CASE("Concurrent writers never lose data while their sectors are "
   for (int reopen = 0; reopen < 2; ++reopen) {
     for (int w = 0; w < kWorkers; ++w) {
       INFO("worker " << w << (reopen ? " after reopen" : ""));
-      CHECK(ByteDiff(ReadVolume(mv.vol(), w * kRegion * kSector, kRegion * kSector),
-                     models[w]) == "");
+      CHECK(ByteDiff(ReadVolume(mv.vol(), w * kRegion * kSector, kRegion * kSector), models[w]) ==
+            "");
     }
     REQUIRE_OK(mv.Reopen());
   }

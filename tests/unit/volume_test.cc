@@ -8,9 +8,7 @@ namespace {
 
 constexpr uint32_t kSector = 512;
 
-std::vector<uint8_t> Fill(size_t len, uint8_t byte) {
-  return std::vector<uint8_t>(len, byte);
-}
+std::vector<uint8_t> Fill(size_t len, uint8_t byte) { return std::vector<uint8_t>(len, byte); }
 
 uint64_t SpareSectorOf(Volume& v, uint64_t main_sector) {
   for (const RemapEntry& r : v.Remaps()) {
@@ -29,7 +27,8 @@ void CheckStatsConsistent(Volume& v) {
 }
 
 TEST_CASE("Unaligned writes read back, and land in MAIN when nothing is "
-          "remapped", "[volume]") {
+          "remapped",
+          "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   std::vector<uint8_t> model = Pattern(0, mv.options().main_bytes, 1);
   const std::vector<uint8_t> data = Pattern(0, 3 * kSector + 77, 3);
@@ -47,7 +46,8 @@ TEST_CASE("Unaligned writes read back, and land in MAIN when nothing is "
 }
 
 TEST_CASE("A write reaching past the end fails with ENOSPC and writes "
-          "nothing", "[volume]") {
+          "nothing",
+          "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   const uint64_t size = mv->size_bytes();
   REQUIRE(size == mv.options().main_bytes);
@@ -73,7 +73,8 @@ TEST_CASE("A read reaching past the end fails with EINVAL", "[volume]") {
 }
 
 TEST_CASE("AddBad keeps the sector's content and later writes go to the "
-          "spare", "[volume]") {
+          "spare",
+          "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   const uint64_t s = 9;
   const std::vector<uint8_t> before = ReadVolume(mv.vol(), 0, 32 * kSector);
@@ -91,16 +92,13 @@ TEST_CASE("AddBad keeps the sector's content and later writes go to the "
   CHECK(ByteDiff(ReadRange(mv.main_mem(), s * kSector, kSector),
                  Pattern(s * kSector, kSector, 1)) == "");
   CHECK(ByteDiff(ReadRange(mv.main_mem(), at, 100), Fill(100, 0xC3)) == "");
-  CHECK(ByteDiff(ReadRange(mv.main_mem(), (s + 1) * kSector, 100),
-                 Fill(100, 0xC3)) == "");
-  CHECK(ByteDiff(ReadRange(mv.spare_mem(), spare * kSector, kSector),
-                 Fill(kSector, 0xC3)) == "");
+  CHECK(ByteDiff(ReadRange(mv.main_mem(), (s + 1) * kSector, 100), Fill(100, 0xC3)) == "");
+  CHECK(ByteDiff(ReadRange(mv.spare_mem(), spare * kSector, kSector), Fill(kSector, 0xC3)) == "");
   CHECK(mv->Stats().remapped == 1);
   CheckStatsConsistent(mv.vol());
 }
 
-TEST_CASE("Remove copies the data back to MAIN and frees the slot",
-          "[volume]") {
+TEST_CASE("Remove copies the data back to MAIN and frees the slot", "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   const uint64_t capacity = mv->Stats().spare_capacity;
   REQUIRE_OK(mv->AddBad(SectorRun(20, 3)));
@@ -155,7 +153,8 @@ TEST_CASE("Stats stay consistent across remaps and a reopen", "[volume]") {
 }
 
 TEST_CASE("A 1 MiB request over three remapped sectors takes at most seven "
-          "device calls", "[volume]") {
+          "device calls",
+          "[volume]") {
   MemVolumeOptions o;
   o.main_bytes = 2 << 20;
   MemVolume mv(o);
@@ -185,7 +184,8 @@ TEST_CASE("Sync flushes both devices", "[volume]") {
 }
 
 TEST_CASE("A sector whose MAIN copy cannot be read becomes pending until a "
-          "full write", "[volume]") {
+          "full write",
+          "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   const uint64_t s = 40;
   mv.main_fault()->AddFault(s, s, FaultMode::kRead);
@@ -246,8 +246,7 @@ TEST_CASE("A write that fails on MAIN is remapped and succeeds", "[volume]") {
   CHECK(ByteDiff(ReadVolume(mv.vol(), (s - 1) * kSector, data.size()), data) == "");
 }
 
-TEST_CASE("A write that fails on MAIN with the spare exhausted fails with EIO",
-          "[volume]") {
+TEST_CASE("A write that fails on MAIN with the spare exhausted fails with EIO", "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   REQUIRE_OK(mv->AddBad(SectorRun(0, mv->Stats().spare_capacity)));
   const uint64_t s = mv.main_sectors() - 1;
@@ -260,7 +259,8 @@ TEST_CASE("A write that fails on MAIN with the spare exhausted fails with EIO",
 }
 
 TEST_CASE("A read that fails on MAIN fails with EIO and leaves the sector "
-          "pending", "[volume]") {
+          "pending",
+          "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   const uint64_t s = 300;
   mv.main_fault()->AddFault(s, s, FaultMode::kRead);
@@ -276,8 +276,7 @@ TEST_CASE("A read that fails on MAIN fails with EIO and leaves the sector "
   CHECK(mv->Stats().pending == 1);
 }
 
-TEST_CASE("An AddBad whose commit fails on one copy is committed on the others",
-          "[volume]") {
+TEST_CASE("An AddBad whose commit fails on one copy is committed on the others", "[volume]") {
   MemVolume mv(MemVolumeOptions{});
   const size_t copies = mv->geometry().placement.copy_starts.size();
   const uint64_t copy1 = mv->geometry().placement.copy_starts.at(1);

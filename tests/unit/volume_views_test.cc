@@ -76,8 +76,8 @@ struct GatedVolume {
     auto spare = std::make_unique<GateDevice>(NewMemoryDevice(kSpareBytes));
     spare_gate = spare.get();
     std::unique_ptr<MetadataStore> store;
-    REQUIRE_OK(MetadataStore::Format(spare.get(), MakeGeometry(kSector, kMainBytes, kSpareBytes),
-                                     &store));
+    REQUIRE_OK(
+        MetadataStore::Format(spare.get(), MakeGeometry(kSector, kMainBytes, kSpareBytes), &store));
     store.reset();
     auto main = NewMemoryDevice(kMainBytes);
     FillPattern(main.get(), 7);
@@ -129,7 +129,8 @@ Views ReadViewsWhileBlocked(GateDevice& gate, GatedVolume& gv, uint64_t free_rea
 }
 
 TEST_CASE("While AddBad copies sectors, the views answer and status shows "
-          "its progress", "[views]") {
+          "its progress",
+          "[views]") {
   GatedVolume gv;
   Views seen = ReadViewsWhileBlocked(*gv.gate, gv, 40,
                                      [&] { return gv.volume->AddBad(SectorRun(100, 100)); });
@@ -161,7 +162,8 @@ TEST_CASE("While AddBad copies sectors, the views answer and status shows "
 }
 
 TEST_CASE("While Remove copies sectors back, the views answer and show the "
-          "table before it", "[views]") {
+          "table before it",
+          "[views]") {
   GatedVolume gv;
   REQUIRE_OK(gv.volume->AddBad(SectorRun(100, 10)));
   // Remove reads each sector's data from the spare: gate the spare.
@@ -186,9 +188,8 @@ TEST_CASE("While a scrub bisects a failing chunk, the views answer", "[views]") 
   Volume::ScrubFindings findings;
   // The chunk's read fails at the fault without reaching the gate; the
   // bisection's first healthy half blocks there, inside the exclusive lock.
-  Views seen = ReadViewsWhileBlocked(*gv.gate, gv, 0, [&] {
-    return gv.volume->ScrubRange(200, 16, &findings);
-  });
+  Views seen = ReadViewsWhileBlocked(*gv.gate, gv, 0,
+                                     [&] { return gv.volume->ScrubRange(200, 16, &findings); });
   REQUIRE(seen.answered);
   REQUIRE_OK(seen.work_status);
   CHECK(seen.stats.pending == 0);
@@ -198,7 +199,8 @@ TEST_CASE("While a scrub bisects a failing chunk, the views answer", "[views]") 
 }
 
 TEST_CASE("While a failed read looks for its unreadable sectors, the views "
-          "answer", "[views]") {
+          "answer",
+          "[views]") {
   GatedVolume gv;
   gv.faults->AddFault(303, 303, FaultMode::kRead);
   std::vector<uint8_t> buf(8 * kSector);
