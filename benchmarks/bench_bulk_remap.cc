@@ -50,15 +50,19 @@ std::unique_ptr<BlockDevice> OpenFile(const std::string& path, bool direct) {
   return dev;
 }
 
-// Fresh sparse files, the spare formatted as `remapfs format` would.
-std::unique_ptr<Volume> NewFileVolume(const std::string& main, const std::string& spare,
-                                      bool direct) {
+// Fresh sparse files.
+void CreateFiles(const std::string& main, const std::string& spare) {
   for (const auto& [path, size] : {std::pair{main, kMainBytes}, std::pair{spare, kSpareBytes}}) {
     unlink(path.c_str());
     FILE* f = std::fopen(path.c_str(), "w");
     if (f == nullptr || ftruncate(fileno(f), size) != 0) Check(Status::IoError(path), "create");
     std::fclose(f);
   }
+}
+
+// The spare formatted as `remapfs format` would, and the Volume opened.
+std::unique_ptr<Volume> FormatAndOpen(const std::string& main, const std::string& spare,
+                                      bool direct) {
   Geometry g;
   g.sector_size = kSs;
   g.main_sectors = kMainBytes / kSs;
@@ -105,7 +109,7 @@ void Report(const char* what, uint64_t count, double seconds, double baseline_pe
 
 void BenchMode(const std::string& dir, bool direct) {
   const std::string main = dir + "/bench_bulk_main.img", spare = dir + "/bench_bulk_spare.img";
-  std::unique_ptr<Volume> v = NewFileVolume(main, spare, direct);
+  CreateFiles(main, spare);
   std::printf("%s I/O, 1 GiB MAIN, 768 MiB spare, %u-byte sectors:\n",
               direct ? "O_DIRECT" : "buffered", kSs);
   std::mt19937_64 rng(10);
@@ -116,6 +120,7 @@ void BenchMode(const std::string& dir, bool direct) {
   std::printf("  %-28s %8s    %6.2f us/sector  (baseline, %llu sectors)\n", "per-sector copy", "",
               base * 1e6, static_cast<unsigned long long>(kBaselineSectors));
 
+  std::unique_ptr<Volume> v = FormatAndOpen(main, spare, direct);
   Clock::time_point t = Clock::now();
   Check(v->AddBad(RangesOf(scattered)), "add_bad scattered");
   Report("add_bad 100k scattered", kScattered, Seconds(t), base, "<= 1 s");

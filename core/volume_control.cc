@@ -47,6 +47,22 @@ Status ForEachDeviceRun(size_t begin, size_t end, At at, Fn fn) {
   return Status::Ok();
 }
 
+// One info line per range, or one for them all when there are many (a
+// bad-block list of 100k scattered sectors is one add_bad).
+void LogRanges(const char* op, const std::vector<SectorRange>& ranges, const char* done,
+               uint64_t sequence) {
+  constexpr size_t kRangesLogged = 8;
+  if (ranges.size() > kRangesLogged) {
+    uint64_t sectors = 0;
+    for (const SectorRange& r : ranges) sectors += r.count();
+    spdlog::info("{} of {} sectors in {} ranges ({}-{}): {}, metadata sequence {}", op, sectors,
+                 ranges.size(), ranges.front().first, ranges.back().last, done, sequence);
+    return;
+  }
+  for (const SectorRange& r : ranges)
+    spdlog::info("{} {}-{}: {}, metadata sequence {}", op, r.first, r.last, done, sequence);
+}
+
 }  // namespace
 
 // Publishes a running AddBad/Remove for Stats(), and idle again however it
@@ -150,9 +166,7 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
                     table_->SpareByteOffset(c.slot) / geometry().sector_size,
                     c.entry.pending ? " (pending)" : "");
   }
-  for (const SectorRange& r : ranges)
-    spdlog::info("add_bad {}-{}: remapped, metadata sequence {}", r.first, r.last,
-                 table_->metadata().sequence());
+  LogRanges("add_bad", ranges, "remapped", table_->metadata().sequence());
   return Status::Ok();
 }
 
@@ -206,10 +220,7 @@ Status Volume::Remove(const std::vector<SectorRange>& input) {
   Status st = table_->Commit(changes, 0);
   PublishView();  // a failed commit may have cost a metadata copy
   if (!st.ok()) return st.WithContext("remove");
-  for (const SectorRange& r : ranges) {
-    spdlog::info("remove {}-{}: returned to main, metadata sequence {}", r.first, r.last,
-                 table_->metadata().sequence());
-  }
+  LogRanges("remove", ranges, "returned to main", table_->metadata().sequence());
   return Status::Ok();
 }
 

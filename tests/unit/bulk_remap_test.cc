@@ -62,8 +62,8 @@ TEST_CASE("An unreadable sector inside a copied extent alone becomes pending", "
   CHECK(ByteDiff(ReadVolume(mv.vol(), first * kSs, head * kSs),
                  std::vector<uint8_t>(before.begin(), before.begin() + head * kSs)) == "");
   CHECK(ByteDiff(ReadVolume(mv.vol(), tail_first * kSs, (first + count - tail_first) * kSs),
-                 std::vector<uint8_t>(before.begin() + (tail_first - first) * kSs,
-                                      before.end())) == "");
+                 std::vector<uint8_t>(before.begin() + (tail_first - first) * kSs, before.end())) ==
+        "");
 }
 
 TEST_CASE("Remove copies a contiguous range back in extents, pending sectors left alone",
