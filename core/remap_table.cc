@@ -42,10 +42,17 @@ bool RemapTable::RangeHasPending(uint64_t offset, size_t len) const {
   return false;
 }
 
-uint64_t RemapTable::CountUnmapped(const std::vector<SectorRange>& ranges) const {
-  uint64_t count = 0;
-  for (const SectorRange& r : ranges) count += r.count();
-  return count - MappingsIn(ranges).size();
+std::vector<uint64_t> RemapTable::UnmappedIn(const std::vector<SectorRange>& ranges) const {
+  std::vector<uint64_t> sectors;
+  for (const SectorRange& r : ranges) {
+    auto it = map_.lower_bound(r.first);
+    for (uint64_t s = r.first; s <= r.last; ++s) {
+      if (it != map_.end() && it->first == s) ++it;
+      else sectors.push_back(s);
+      if (s == r.last) break;  // r.last may be the largest uint64_t
+    }
+  }
+  return sectors;
 }
 
 std::vector<SlotMapping> RemapTable::MappingsIn(const std::vector<SectorRange>& ranges) const {

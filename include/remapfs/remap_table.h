@@ -94,8 +94,9 @@ class RemapTable {
 
   bool IsMapped(uint64_t sector) const { return map_.count(sector) != 0; }
   bool RangeHasPending(uint64_t offset, size_t len) const;
-  // How many sectors in `ranges` (sorted, disjoint) are not remapped.
-  uint64_t CountUnmapped(const std::vector<SectorRange>& ranges) const;
+  // The sectors in `ranges` (sorted, disjoint) that are not remapped,
+  // ascending.
+  std::vector<uint64_t> UnmappedIn(const std::vector<SectorRange>& ranges) const;
   // The remapped sectors in `ranges` (sorted, disjoint), ascending.
   std::vector<SlotMapping> MappingsIn(const std::vector<SectorRange>& ranges) const;
   // The remapped sectors touched by [offset, offset+len), ascending.

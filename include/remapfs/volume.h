@@ -83,8 +83,9 @@ struct VolumeStats {
   std::string last_error;  // "none" until something fails
   // The AddBad or Remove running now (it holds the table lock, so there is
   // at most one) and how many of the sectors it works on (those to remap,
-  // or to return) it has copied; 0 and 0 when idle. done reaches total
-  // before the final commit.
+  // or to return) it has read for its copy (they are written in extents
+  // of up to 1 MiB after); 0 and 0 when idle. done reaches total before the
+  // final commit.
   VolumeOperation operation = VolumeOperation::kIdle;
   uint64_t operation_done = 0;
   uint64_t operation_total = 0;
@@ -234,8 +235,10 @@ class Volume {
   // RemapTable::Commit, and publishes the counters. Caller holds table_mu_
   // exclusively (and the changed sectors' region).
   Status FlushAndCommit(const std::vector<SlotChange>& changes, size_t new_slots);
-  bool IsMapped(uint64_t sector) const;  // takes table_mu_ shared
-  Status CopyToSpare(uint64_t sector, uint64_t slot, std::vector<uint8_t>& buf, bool* pending);
+  // The copies of AddBad and Remove (volume_control.cc), in large extents.
+  void ReadForRemap(std::vector<SlotChange>& changes, size_t i, size_t n, uint8_t* buf);
+  Status CopyToSpare(std::vector<SlotChange>& changes, OperationScope& progress);
+  Status CopyToMain(const std::vector<SlotMapping>& remapped, OperationScope& progress);
   void CountError(const Status& st, bool is_write);
   // Copies the table's counters into view_, for Stats. Called at the end
   // of every table change (and after a failed commit, which may have cost a

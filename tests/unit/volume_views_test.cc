@@ -132,8 +132,11 @@ TEST_CASE("While AddBad copies sectors, the views answer and status shows "
           "its progress",
           "[views]") {
   GatedVolume gv;
+  // Every other sector: one MAIN read each (a contiguous range is one read).
+  std::vector<uint64_t> every_other;
+  for (uint64_t s = 100; s < 300; s += 2) every_other.push_back(s);
   Views seen = ReadViewsWhileBlocked(*gv.gate, gv, 40,
-                                     [&] { return gv.volume->AddBad(SectorRun(100, 100)); });
+                                     [&] { return gv.volume->AddBad(Sectors(every_other)); });
   REQUIRE(seen.answered);
   REQUIRE_OK(seen.work_status);
   CHECK(seen.stats.operation == VolumeOperation::kAddBad);
@@ -165,8 +168,9 @@ TEST_CASE("While Remove copies sectors back, the views answer and show the "
           "table before it",
           "[views]") {
   GatedVolume gv;
-  REQUIRE_OK(gv.volume->AddBad(SectorRun(100, 10)));
-  // Remove reads each sector's data from the spare: gate the spare.
+  // Added from the last down, so that the slots run backwards against MAIN:
+  // Remove then reads each sector's data from the spare on its own.
+  for (uint64_t s = 109; s >= 100; --s) REQUIRE_OK(gv.volume->AddBad(SectorRun(s, 1)));
   Views seen = ReadViewsWhileBlocked(*gv.spare_gate, gv, 3,
                                      [&] { return gv.volume->Remove(SectorRun(100, 10)); });
   REQUIRE(seen.answered);
