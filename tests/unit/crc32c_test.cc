@@ -99,8 +99,9 @@ std::string FirstMismatch(const std::vector<Impl>& impls, size_t max_len) {
   std::mt19937 rng(20240610);
   std::vector<unsigned char> data(max_len);
   for (auto& b : data) b = static_cast<unsigned char>(rng());
-  std::vector<unsigned char> area(max_len + 64);
-  unsigned char* base = area.data() + (64 - reinterpret_cast<uintptr_t>(area.data()) % 64);
+  // A 64-byte aligned base, then up to 15 bytes of offset, then max_len.
+  std::vector<unsigned char> area(63 + 15 + max_len);
+  unsigned char* base = area.data() + (64 - reinterpret_cast<uintptr_t>(area.data()) % 64) % 64;
   for (size_t len = 0; len <= max_len; ++len) {
     // The same bytes at each alignment, so one bitwise CRC serves all 16.
     const uint32_t want = BitwiseCrc32c(data.data(), len);
