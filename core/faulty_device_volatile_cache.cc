@@ -54,9 +54,13 @@ bool FaultyDevice::CountOpLocked() {
 void FaultyDevice::PowerCutLocked(CutMode mode, uint64_t seed) {
   std::mt19937_64 rng(seed);
   if (mode == CutMode::kDropRandom) {
-    // A drive may have written back any part of its cache, in any order.
+    // A drive may have written back any part of its cache, in any order,
+    // down to single sectors of one multi-sector write.
     for (const Pending& w : overlay_)
-      if (rng() % 2 == 0) (void)base_->Write(w.offset, w.bytes.data(), w.bytes.size());
+      for (size_t at = 0; at < w.bytes.size(); at += sector_size_)
+        if (rng() % 2 == 0)
+          (void)base_->Write(w.offset + at, w.bytes.data() + at,
+                             std::min<size_t>(sector_size_, w.bytes.size() - at));
   } else if (mode == CutMode::kTearOne && !overlay_.empty()) {
     const Pending& w = overlay_[rng() % overlay_.size()];
     const uint64_t sectors = (w.bytes.size() + sector_size_ - 1) / sector_size_;

@@ -9,7 +9,7 @@
 //    successful Flush moves the overlay, in write order, to the base. A power
 //    cut (PowerCut, or ArmPowerCut at the k-th Write or Flush) then resolves
 //    the overlay by its CutMode -- drop it all, keep a seeded random subset
-//    of its writes, or drop it all but tear one seeded sector (its first half
+//    of the sectors its writes cover, or drop it all but tear one seeded sector (its first half
 //    new, its second half old) -- and the device is gone: Writes and Flushes
 //    fail with EIO until DisarmCrash. After the cut the base holds flushed
 //    data plus what the cut kept, and nothing else.

@@ -175,6 +175,9 @@ class MetadataStore {
   Status WriteCopy(size_t copy, const std::vector<uint64_t>& table_sectors,
                    bool invalidate_first = false);
   Status WriteHeader(size_t copy);
+  // The table sectors of WriteCopy, runs of consecutive ones in one call.
+  Status WriteTableSectors(size_t copy, const std::vector<uint64_t>& table_sectors);
+  static constexpr size_t kTableWriteSectors = 256;  // 128 KiB of 512-byte sectors
   // Writes the current table under sequence_ to every copy it may write:
   // the sectors in `touched` to copies that hold the table of sequence
   // `base` in full (unless `full`), all sectors to the others. Returns how

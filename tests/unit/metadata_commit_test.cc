@@ -73,7 +73,9 @@ TEST_CASE("A crash at any write of a commit leaves exactly the old or the "
   const uint64_t writes = probe.dev->writes_seen() - before;
   REQUIRE(writes >= f.copies());
 
-  const size_t torn = GENERATE(size_t{0}, size_t{1}, size_t{kSector / 2});
+  // Tears inside the first sector of a write, and inside the second of a
+  // multi-sector one (a commit writes consecutive table sectors at once).
+  const size_t torn = GENERATE(size_t{0}, size_t{1}, size_t{kSector / 2}, size_t{kSector * 3 / 2});
   for (uint64_t k = 0; k <= writes; ++k) {
     INFO("crash after " << k << " of " << writes << " writes, torn " << torn);
     CrashRig rig(image);
