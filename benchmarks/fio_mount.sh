@@ -16,7 +16,7 @@ work=$BENCH_TMP
 dd if=/dev/zero of="$work/main.img" bs=1M count=256 status=none
 "$REMAPFS" format "$work/main.img" "$work/spare.img" --spare-size 8M >/dev/null
 
-# iops FILE RW DIRECT -> IOPS of 2 psync jobs. remapfs reads and writes its
+# iops FILE RW DIRECT: FIO_IOPS of 2 psync jobs. remapfs reads and writes its
 # backing files through the page cache, so the bare baseline is buffered too;
 # through the mount requests are O_DIRECT so that each one reaches remapfs.
 iops() {
@@ -25,12 +25,15 @@ iops() {
 }
 
 declare -A bare
-for rw in randread randwrite; do bare[$rw]=$(iops "$work/main.img" $rw 0); done
+for rw in randread randwrite; do
+  iops "$work/main.img" $rw 0
+  bare[$rw]=$FIO_IOPS
+done
 remapfs_start "$REMAPFS" "$work/main.img" "$work/spare.img" "$work/mnt"
 echo 1000-1063,50000+100,200000 > "$work/mnt/control/add_bad"
 printf '%-10s %12s %12s %8s\n' workload bare_iops remapfs_iops ratio
 for rw in randread randwrite; do
-  got=$(iops "$EXPOSED" $rw 1)
-  awk -v w=$rw -v b="${bare[$rw]}" -v g="$got" \
+  iops "$EXPOSED" $rw 1
+  awk -v w=$rw -v b="${bare[$rw]}" -v g="$FIO_IOPS" \
     'BEGIN { printf "%-10s %12d %12d %8.2f\n", w, b, g, g / b }'
 done

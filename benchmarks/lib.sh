@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034  # EXPOSED, REMAPFS_PID, DAEMON_PID: for the caller
+# shellcheck disable=SC2034  # EXPOSED, REMAPFS_PID, DAEMON_PID, FIO_IOPS: for the caller
 # Shared by benchmarks/fio_mount.sh and benchmarks/peers.sh: fio runs, FUSE
 # daemons started in the foreground (so their pid is known) and one EXIT
 # trap that undoes whatever is still up. Sourced, not run.
@@ -7,6 +7,7 @@
 BENCH_TMP=""      # work folder, removed last
 BENCH_STOP=()     # the command that tears down the FUSE target now up
 BENCH_PIDS=()     # every daemon started, stopped by pid if still alive
+BENCH_FIO=""      # the fio running now
 
 bench_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 bench_die() { bench_log "error: $*"; exit 1; }
@@ -22,6 +23,7 @@ bench_setup() {
 bench_cleanup() {
   local rc=$? pid
   set +e
+  [[ -n $BENCH_FIO ]] && stop_pid "$BENCH_FIO"
   ((${#BENCH_STOP[@]})) && "${BENCH_STOP[@]}"
   for pid in "${BENCH_PIDS[@]}"; do stop_pid "$pid"; done
   if [[ -n $BENCH_TMP ]]; then
@@ -106,11 +108,13 @@ wait_mount() {
   return 1
 }
 
-# start_daemon LOG CMD...: runs CMD in the background; its pid in DAEMON_PID.
+# start_daemon LOG CMD...: runs CMD in the background, in a session of its
+# own (a Ctrl-C reaches the script, which then tears it down in order); its
+# pid in DAEMON_PID.
 start_daemon() {
   local log=$1
   shift
-  "$@" </dev/null >"$log" 2>&1 &
+  setsid "$@" </dev/null >"$log" 2>&1 &
   DAEMON_PID=$!
   BENCH_PIDS+=("$DAEMON_PID")
 }
@@ -128,18 +132,24 @@ remapfs_start() {
   EXPOSED=$mnt/$(basename "$main")
 }
 
-# fio_iops FILE RW BS RUNTIME [FIO ARG...]: prints the job's IOPS (reads
-# for a read job, writes otherwise); fails, with fio's words, on an error.
+# fio_iops FILE RW BS RUNTIME [FIO ARG...]: sets FIO_IOPS to the job's IOPS
+# (reads for a read job, writes otherwise); fails, with fio's words, on an
+# error. fio catches SIGINT itself, so bash would let a Ctrl-C pass for
+# "handled" when fio was a foreground child: run in the background and
+# waited for, a Ctrl-C ends the wait and reaches the INT trap.
 fio_iops() {
-  local file=$1 rw=$2 bs=$3 runtime=$4 out
+  local file=$1 rw=$2 bs=$3 runtime=$4 out=$BENCH_TMP/fio.out
   shift 4
-  out=$(fio --name=b --filename="$file" --rw="$rw" --bs="$bs" --time_based \
+  fio --name=b --filename="$file" --rw="$rw" --bs="$bs" --time_based \
     --runtime="$runtime" --allow_file_create=0 --group_reporting \
-    --output-format=terse --terse-version=3 "$@" 2>&1) || { echo "$out" >&2; return 1; }
-  awk -F';' -v rw="$rw" '$1 == 3 && NF > 50 {
+    --output-format=terse --terse-version=3 "$@" >"$out" 2>&1 &
+  BENCH_FIO=$!
+  wait "$BENCH_FIO" || { BENCH_FIO=""; cat "$out" >&2; return 1; }
+  BENCH_FIO=""
+  FIO_IOPS=$(awk -F';' -v rw="$rw" '$1 == 3 && NF > 50 {
       if ($5 != 0) exit 1
       print (rw ~ /read/) ? $8 : $49; found = 1 }
-    END { exit !found }' <<<"$out" || { echo "$out" >&2; return 1; }
+    END { exit !found }' "$out") || { cat "$out" >&2; return 1; }
 }
 
 # median of the numbers given (average of the middle two for an even count).

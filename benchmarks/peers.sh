@@ -87,7 +87,7 @@ drop_caches() {
   echo 3 >/proc/sys/vm/drop_caches
 }
 
-# run_job FILE JOB: prints the job's IOPS
+# run_job FILE JOB: the job's IOPS in FIO_IOPS
 run_job() {
   local rw bs qd
   read -r rw bs qd <<<"${JOB_SPEC[$2]}"
@@ -98,10 +98,10 @@ run_job() {
 
 # run_jobs KEY FILE: the three jobs, each IOPS appended to IOPS[KEY,job]
 run_jobs() {
-  local j v
+  local j
   for j in "${JOBS[@]}"; do
-    if v=$(run_job "$2" "$j"); then
-      IOPS[$1,$j]+=" $v"
+    if run_job "$2" "$j"; then
+      IOPS[$1,$j]+=" $FIO_IOPS"
     else
       bench_log "$1: fio $j failed (its output is above)"
       FAILED=1
