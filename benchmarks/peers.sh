@@ -102,6 +102,7 @@ run_jobs() {
   for j in "${JOBS[@]}"; do
     if run_job "$2" "$j"; then
       IOPS[$1,$j]+=" $FIO_IOPS"
+      bench_log "  $j: $FIO_IOPS IOPS"
     else
       bench_log "$1: fio $j failed (its output is above)"
       FAILED=1
@@ -195,11 +196,25 @@ peer_table() {
   echo
 }
 
+# spread_note: how far apart the rounds of one cell lie (max/min IOPS)
+spread_note() {
+  local k
+  ((ROUNDS > 1)) || return 0
+  for k in "${!IOPS[@]}"; do
+    # shellcheck disable=SC2086
+    printf '%s\n' ${IOPS[$k]} | sort -g |
+      awk -v k="$k" 'NR == 1 {lo = $1} {hi = $1} END {if (lo > 0) printf "%.2f %s\n", hi / lo, k}'
+  done | sort -g | awk '{v[NR] = $1; k[NR] = $2} END { if (NR == 0) exit
+    printf "Spread between rounds (max/min IOPS of one cell): median %.2f, largest %.2f (%s).\n",
+      v[int((NR + 1) / 2)], v[NR], k[NR] }'
+}
+
 report() {
   header
   ((DO_PEERS)) && peer_table
   ((DO_REMAPS)) && [[ -x $REMAPFS ]] && remap_table
   ((DO_REMAPS)) && [[ ! -x $REMAPFS ]] && echo "Remap-heavy table: n/a, no remapfs binary at $REMAPFS."
+  spread_note
   return 0
 }
 
