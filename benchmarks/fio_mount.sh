@@ -3,18 +3,21 @@
 # run on one machine: prints IOPS for each and the ratio. No assertion: the
 # figure is for reading, these machines are noisy. benchmarks/peers.sh
 # compares with other FUSE exporters of an image.
+# Without an argument it builds this checkout into build-bench/ first; its
+# files live in a folder in /var/tmp that the EXIT trap removes.
 #   usage: benchmarks/fio_mount.sh [path/to/remapfs]   (root, fio installed)
 set -euo pipefail
 # shellcheck source=benchmarks/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-REMAPFS=${1:-build/cli/remapfs}
-REMAPFS=$(realpath "$REMAPFS")
-bench_setup /tmp
+require_tools fio:fio fusermount3:fuse3
+bench_remapfs "${1:-}"
+bench_setup /var/tmp
 work=$BENCH_TMP
 # Fully allocated and cached (fio keeps the cache: --invalidate=0), so
 # neither side pays for filling holes or for the first read from disk.
 dd if=/dev/zero of="$work/main.img" bs=1M count=256 status=none
-"$REMAPFS" format "$work/main.img" "$work/spare.img" --spare-size 8M >/dev/null
+"$REMAPFS" format "$work/main.img" "$work/spare.img" --spare-size 8M >/dev/null ||
+  bench_die "$REMAPFS format failed"
 
 # iops FILE RW DIRECT: FIO_IOPS of 2 psync jobs. remapfs reads and writes its
 # backing files through the page cache, so the bare baseline is buffered too;

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034  # EXPOSED, REMAPFS_PID, DAEMON_PID, FIO_IOPS: for the caller
-# Shared by benchmarks/fio_mount.sh and benchmarks/peers.sh: fio runs, FUSE
-# daemons started in the foreground (so their pid is known) and one EXIT
-# trap that undoes whatever is still up. Sourced, not run.
+# shellcheck disable=SC2034  # EXPOSED, REMAPFS*, DAEMON_PID, FIO_IOPS: for the caller
+# Shared by benchmarks/fio_mount.sh and benchmarks/peers.sh: the tools
+# checked up front, the remapfs binary built from this checkout, fio runs,
+# FUSE daemons started in the foreground (so their pid is known) and one
+# EXIT trap that undoes whatever is still up. Sourced, not run.
 
 BENCH_TMP=""      # work folder, removed last
 BENCH_STOP=()     # the command that tears down the FUSE target now up
@@ -12,10 +13,51 @@ BENCH_FIO=""      # the fio running now
 bench_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 bench_die() { bench_log "error: $*"; exit 1; }
 
+# require_tools TOOL:PACKAGE...: exits 1, naming the Debian packages to
+# install, when any TOOL is not on PATH. Called before anything is set up.
+require_tools() {
+  local spec missing=() pkgs=()
+  for spec in "$@"; do
+    command -v "${spec%%:*}" >/dev/null && continue
+    missing+=("${spec%%:*}")
+    pkgs+=("${spec#*:}")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  bench_die "not installed: $(printf '%s\n' "${missing[@]}" | sort -u | paste -sd' ');" \
+    "as root: apt-get install -y $(printf '%s\n' "${pkgs[@]}" | sort -u | paste -sd' ')"
+}
+
+# bench_remapfs [BIN]: REMAPFS is BIN when given, else the binary built from
+# this checkout into build-bench/: `meson setup` (the project's default
+# buildtype, as users build it) the first time, `ninja cli/remapfs` on every
+# run (a no-op when it is current), so the figures are always of the source
+# beside the script. Niced: a shared machine's other work goes first, and
+# the build ends before any measurement starts.
+bench_remapfs() {
+  local root dir
+  if [[ -n ${1:-} ]]; then
+    [[ -x $1 ]] || bench_die "no remapfs binary at $1"
+    REMAPFS=$(realpath "$1")
+    return 0
+  fi
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  dir=$root/build-bench
+  require_tools meson:meson ninja:ninja-build c++:build-essential pkg-config:pkg-config
+  if [[ ! -f $dir/build.ninja ]]; then
+    bench_log "building remapfs into $dir (meson setup)"
+    meson setup "$dir" "$root" >&2 ||
+      bench_die "meson setup $dir failed; scripts/test.sh --quick installs the build dependencies"
+  fi
+  bench_log "ninja -C $dir cli/remapfs"
+  nice -n 19 ninja -C "$dir" cli/remapfs >&2 || bench_die "building remapfs failed"
+  REMAPFS=$dir/cli/remapfs
+}
+
 # bench_setup PARENT: makes the work folder and installs the trap.
 bench_setup() {
-  BENCH_TMP=$(mktemp -d "${1:-/tmp}/remapfs-bench.XXXXXX")
+  BENCH_TMP=$(mktemp -d "${1:-/var/tmp}/remapfs-bench.XXXXXX")
   trap bench_cleanup EXIT
+  trap 'exit 129' HUP
   trap 'exit 130' INT
   trap 'exit 143' TERM
 }
@@ -150,6 +192,16 @@ fio_iops() {
       if ($5 != 0) exit 1
       print (rw ~ /read/) ? $8 : $49; found = 1 }
     END { exit !found }' "$out") || { cat "$out" >&2; return 1; }
+}
+
+# drop_caches SETTLE: sync (waits for all writeback, including what the
+# last target left dirty), drop the page cache, then SETTLE seconds of
+# quiet, so that every job starts from the same state: nothing cached,
+# nothing being written back. Root only.
+drop_caches() {
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  sleep "$1"
 }
 
 # median of the numbers given (average of the middle two for an even count).

@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2153  # shared with peers.sh both ways
 # The remap-heavy table of benchmarks/peers.sh: remapfs --direct-io on over
-# one spare per remap count (all formatted for IMG, so the rounds can go
-# from one count to the next), the sectors scattered in a seeded random
-# order and added through control/add_bad. Sourced after lib.sh; uses the
-# caller's IMG, REMAPFS, LEVELS, REMAP_SPARE, BATCH, SEED, run_jobs, cell.
+# one spare per remap count (all formatted for IMG), the sectors scattered
+# in a seeded random order and added through control/add_bad, then kept as
+# a pristine copy that every round's mount starts from. The figures are
+# printed beside issue #10's targets. Sourced after lib.sh and
+# peer_targets.sh; uses the caller's IMG, REMAPFS, LEVELS, REMAP_SPARE,
+# BATCH, SEED, JOBS, JOB_LABEL, IOPS, run_jobs and median.
 
-declare -A RSS=() HWM=()            # remap count -> kB of each round
+declare -A RSS=() HWM=()             # remap count -> kB of each round
 declare -A ADD_SECS=() ADD_WRITES=() # remap count -> add_bad time, writes
 
 # sector_list N: N distinct sectors of IMG in random order (seeded)
@@ -35,15 +37,17 @@ add_remaps() {
   [[ $got == "$n" ]] || bench_die "status says remapped: $got after adding $n sectors"
 }
 
+# prepare_remaps: BENCH_TMP/spare-N.pristine for each remap count N
 prepare_remaps() {
   local n max=0 mnt
   for n in $LEVELS; do ((n > max)) && max=$n; done
   sector_list "$max" >"$BENCH_TMP/sectors"
   for n in $LEVELS; do
-    "$REMAPFS" format "$IMG" "$BENCH_TMP/spare-$n.img" --spare-size "$REMAP_SPARE" >/dev/null
+    "$REMAPFS" format "$IMG" "$BENCH_TMP/spare-$n.pristine" --spare-size "$REMAP_SPARE" \
+      >/dev/null || bench_die "$REMAPFS format of a $REMAP_SPARE spare failed"
     ((n > 0)) || continue
     mnt=$BENCH_TMP/mnt-remaps-$n
-    remapfs_start "$REMAPFS" "$IMG" "$BENCH_TMP/spare-$n.img" "$mnt" --direct-io on ||
+    remapfs_start "$REMAPFS" "$IMG" "$BENCH_TMP/spare-$n.pristine" "$mnt" --direct-io on ||
       bench_die "remapfs did not mount $mnt"
     bench_log "adding $n scattered remaps, $BATCH per write"
     add_remaps "$mnt" "$n"
@@ -61,7 +65,7 @@ memory() {
 remap_round() {
   local n=$1 mnt=$BENCH_TMP/mnt-remaps-$1
   bench_log "round $2: remapfs --direct-io on, $n remaps"
-  if remapfs_start "$REMAPFS" "$IMG" "$BENCH_TMP/spare-$n.img" "$mnt" --direct-io on; then
+  if fresh_spare "spare-$n" && remapfs_start "$REMAPFS" "$IMG" "$SPARE" "$mnt" --direct-io on; then
     run_jobs "remaps=$n" "$EXPOSED"
     memory "$n" "$REMAPFS_PID"
   else
@@ -71,28 +75,88 @@ remap_round() {
   stop_target
 }
 
-mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+# ---- the targets of issue #10 and the tables
 
-remap_table() {
-  local n j row base=${LEVELS%% *}
-  echo "### remapfs --direct-io on, scattered remaps: median IOPS (ratio to $base remaps)"
-  echo
-  echo "$SIZE_MIB MiB main, $REMAP_SPARE spare, sectors of 512 B in random order (seed $SEED), $BATCH per add_bad write."
-  echo
-  echo "| remaps | ${JOB_LABEL[seqread]} | ${JOB_LABEL[randread]} | ${JOB_LABEL[randwrite]} | daemon VmRSS / VmHWM | add_bad writes |"
-  echo "|---:|---:|---:|---:|---:|---:|"
-  for n in $LEVELS; do
-    row="| $n |"
-    for j in "${JOBS[@]}"; do row+=" $(cell "remaps=$n,$j" "remaps=$base,$j") |"; done
-    # shellcheck disable=SC2086
-    if [[ -n ${RSS[$n]:-} ]]; then
-      row+=" $(mib "$(median ${RSS[$n]})") / $(mib "$(median ${HWM[$n]})") MiB |"
-    else
-      row+=" n/a |"
-    fi
-    if ((n > 0)); then row+=" ${ADD_WRITES[$n]} in ${ADD_SECS[$n]} s |"; else row+=" - |"; fi
-    echo "$row"
-  done
-  echo
+# speed_target N JOB: the floor of N remaps' ratio to the baseline count,
+# nothing where the issue sets none. Seq 1M read and write: >= 0.9x with
+# 10k remaps, >= 0.5x with 100k (held to 110k, the count measured, which
+# is harder); rand 4k "within 10%": >= 0.9x (faster is no miss).
+speed_target() {
+  (($1 == ${LEVELS%% *} || $1 > 110000)) && return 0
+  case $2 in
+    seq*) if (($1 <= 10000)); then echo 0.90; else echo 0.50; fi ;;
+    rand*) echo 0.90 ;;
+  esac
 }
 
+# rss_target_kb N: 32 MiB + 64 B per remap
+rss_target_kb() { echo $((32 * 1024 + $1 * 64 / 1024)); }
+
+# verdict VALUE OP LIMIT: VERDICT is "yes" or "**no**", counted in MET and
+# CHECKED (so not to be called in a subshell)
+verdict() {
+  CHECKED=$((CHECKED + 1))
+  if awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {exit !(op == ">=" ? v >= l : v <= l)}'; then
+    MET=$((MET + 1))
+    VERDICT=yes
+  else
+    VERDICT="**no**"
+  fi
+}
+
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+# speed_row N JOB: | remaps | job | median | ratio | target | met? |
+speed_row() {
+  local n=$1 j=$2 base=${LEVELS%% *} v b r t
+  if [[ -z ${IOPS[remaps=$n,$j]:-} || -z ${IOPS[remaps=$base,$j]:-} ]]; then
+    echo "| $n | ${JOB_LABEL[$j]} | n/a | n/a | - | - |"
+    return
+  fi
+  # shellcheck disable=SC2086  # the rounds' values, split on purpose
+  v=$(median ${IOPS[remaps=$n,$j]}) b=$(median ${IOPS[remaps=$base,$j]})
+  # 3 places, and the verdict is of the figure printed, never of a hidden digit
+  r=$(awk -v v="$v" -v b="$b" 'BEGIN {printf "%.3f", (b > 0 ? v / b : 0)}')
+  t=$(speed_target "$n" "$j")
+  if ((n == base)); then
+    echo "| $n | ${JOB_LABEL[$j]} | $(printf '%.0f' "$v") | 1.000x | baseline | - |"
+  elif [[ -z $t ]]; then
+    echo "| $n | ${JOB_LABEL[$j]} | $(printf '%.0f' "$v") | ${r}x | none | - |"
+  else
+    verdict "$r" '>=' "$t"
+    echo "| $n | ${JOB_LABEL[$j]} | $(printf '%.0f' "$v") | ${r}x | >= ${t}x | $VERDICT |"
+  fi
+}
+
+# rss_row N: | remaps | VmRSS | VmHWM | target | met? | add_bad writes |
+rss_row() {
+  local n=$1 rss hwm limit add=-
+  ((n > 0)) && add="${ADD_WRITES[$n]} in ${ADD_SECS[$n]} s"
+  [[ -n ${RSS[$n]:-} ]] || { echo "| $n | n/a | n/a | - | - | $add |"; return; }
+  # shellcheck disable=SC2086
+  rss=$(median ${RSS[$n]}) hwm=$(median ${HWM[$n]}) limit=$(rss_target_kb "$n")
+  verdict "$hwm" '<=' "$limit"
+  echo "| $n | $(mib "$rss") MiB | $(mib "$hwm") MiB | <= $(mib "$limit") MiB | $VERDICT | $add |"
+}
+
+remap_table() {
+  local n j MET=0 CHECKED=0 VERDICT
+  echo "### remapfs --direct-io on, scattered remaps: median IOPS, ratio to ${LEVELS%% *} remaps, issue #10's targets"
+  echo
+  echo "$SIZE_MIB MiB main, $REMAP_SPARE spare, 512 B sectors in random order (seed $SEED), $BATCH per add_bad write."
+  echo
+  echo "| remaps | job | median IOPS | ratio | target | met? |"
+  echo "|---:|---|---:|---:|---:|---|"
+  for n in $LEVELS; do
+    for j in "${JOBS[@]}"; do speed_row "$n" "$j"; done
+  done
+  echo
+  echo "Daemon memory after its jobs (median over the rounds); the target, 32 MiB + 64 B per remap, is held against VmHWM, the peak:"
+  echo
+  echo "| remaps | VmRSS | VmHWM | target | met? | add_bad writes |"
+  echo "|---:|---:|---:|---:|---|---|"
+  for n in $LEVELS; do rss_row "$n"; done
+  echo
+  echo "Targets met: $MET of $CHECKED."
+  echo
+}

@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2153  # shared with peers.sh both ways
-# The targets of benchmarks/peers.sh: what each needs, how it exposes the
-# image IMG as a file (EXPOSED) and how it is torn down (BENCH_STOP, see
-# lib.sh). One target is up at a time. Sourced after lib.sh; the caller sets
-# IMG, SPARE (formatted for IMG) and REMAPFS.
+# The targets of benchmarks/peers.sh (which checks their tools first): how
+# each exposes the image IMG as a file (EXPOSED) and how it is torn down
+# (BENCH_STOP, see lib.sh). One target is up at a time. Sourced after
+# lib.sh; the caller sets IMG, BENCH_TMP/spare.pristine (a spare formatted
+# for IMG) and REMAPFS.
 
 TARGETS_ALL=(raw remapfs remapfs-dio qsd qsd-direct nbd)
 
@@ -16,19 +17,13 @@ declare -A TARGET_LABEL=(
   [nbd]="nbdkit file + nbdfuse"
 )
 
-need_tool() { command -v "$1" >/dev/null || echo "$1 not installed (apt-get install $2)"; }
-
-# target_missing T: prints why T cannot run on this machine, nothing if it can.
-target_missing() {
-  case $1 in
-    raw) ;;
-    remapfs | remapfs-dio)
-      [[ -x $REMAPFS ]] || echo "no remapfs binary at $REMAPFS (meson setup build && ninja -C build)"
-      need_tool fusermount3 fuse3 ;;
-    qsd | qsd-direct) need_tool qemu-storage-daemon qemu-system-common ;;
-    nbd) need_tool nbdkit nbdkit; need_tool nbdfuse libnbd-bin ;;
-    *) echo "unknown target (known: ${TARGETS_ALL[*]})" ;;
-  esac
+# fresh_spare NAME: BENCH_TMP/NAME.img, a new copy of NAME.pristine (a spare
+# formatted for IMG), so that every mount starts from the same spare: no
+# extent that an earlier round's writes already converted or moved.
+fresh_spare() {
+  rm -f "$BENCH_TMP/$1.img"
+  cp --sparse=never "$BENCH_TMP/$1.pristine" "$BENCH_TMP/$1.img"
+  SPARE=$BENCH_TMP/$1.img
 }
 
 # start_target T: brings T up; 1 (with the reason on stderr) if it failed.
@@ -36,8 +31,10 @@ start_target() {
   local dir=$BENCH_TMP/mnt-$1
   case $1 in
     raw) EXPOSED=$IMG ;;
-    remapfs) remapfs_start "$REMAPFS" "$IMG" "$SPARE" "$dir" || return 1 ;;
-    remapfs-dio) remapfs_start "$REMAPFS" "$IMG" "$SPARE" "$dir" --direct-io on || return 1 ;;
+    remapfs) fresh_spare spare && remapfs_start "$REMAPFS" "$IMG" "$SPARE" "$dir" || return 1 ;;
+    remapfs-dio)
+      fresh_spare spare && remapfs_start "$REMAPFS" "$IMG" "$SPARE" "$dir" --direct-io on ||
+        return 1 ;;
     qsd) qsd_start "$dir" off || return 1 ;;
     qsd-direct) qsd_start "$dir" on || return 1 ;;
     nbd) nbd_start "$dir" || return 1 ;;
