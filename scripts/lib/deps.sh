@@ -18,6 +18,14 @@ REMAPFS_DEB_PACKAGES=(
   clang libclang-rt-14-dev
 )
 
+# benchmarks/peers.sh's peers, apart: no script installs them (the default
+# test command does not need them); peers.sh stops with this command when
+# one is missing. qemu-system-common holds qemu-storage-daemon, libnbd-bin
+# holds nbdfuse. By hand:
+#   apt-get install -y fio qemu-system-common nbdkit libnbd-bin
+# shellcheck disable=SC2034  # a documented list, read by people
+REMAPFS_BENCH_DEB_PACKAGES=(fio qemu-system-common nbdkit libnbd-bin)
+
 # Runs a command as root: directly when we are root, else through sudo.
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then
