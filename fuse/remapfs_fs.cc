@@ -145,6 +145,12 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   // Every write must reach the core before write() returns: no page cache.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
+  // Asynchronous direct I/O (a VM's or fio's queue of reads) travels as
+  // background requests, of which the kernel keeps at most max_background
+  // in flight (libfuse's default: 12). Let a queue of 32-64 reach the
+  // worker threads.
+  conn->max_background = kMaxBackgroundRequests;
+  conn->congestion_threshold = kMaxBackgroundRequests * 3 / 4;
 }
 
 void OpDestroy(void* userdata) {

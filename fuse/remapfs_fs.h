@@ -40,6 +40,8 @@ inline constexpr const char* kControlDirName = "control";
 
 // Largest single FUSE read/write request (conn->max_write, -o max_read).
 inline constexpr size_t kMaxRequestBytes = 1 << 20;
+// Background (asynchronous) requests the kernel may have in flight at once.
+inline constexpr unsigned kMaxBackgroundRequests = 64;
 
 enum class ControlKind { kAddBad, kRemove, kRemaps, kReservations, kStatus, kInject, kScrub };
 
