@@ -166,5 +166,21 @@ TEST_CASE("A big table commits and loads with memory for its used slots only", "
   CHECK(s->valid_copies() == 5);
 }
 
+TEST_CASE("A commit writes consecutive changed table sectors in one write per copy",
+          "[big_table]") {
+  BigSpare spare;
+  LargestIoDevice dev(spare.file);
+  std::unique_ptr<MetadataStore> s;
+  REQUIRE_OK(Open(&dev, /*repair=*/true, &s));
+  const uint64_t per = format::SlotsPerTableSector(kSector);
+  dev.writes = 0;
+  // Sectors 10, 11, 12 and 40: two runs.
+  REQUIRE_OK(s->Commit({{11 * per + 1, SlotEntry{true, false, 7}},
+                        {10 * per + 2, SlotEntry{true, false, 8}},
+                        {12 * per + 3, SlotEntry{}},
+                        {40 * per + 4, SlotEntry{true, true, 9}}}));
+  CHECK(dev.writes == 5 * 3);  // per copy: two runs and the header
+}
+
 }  // namespace
 }  // namespace remapfs::testing

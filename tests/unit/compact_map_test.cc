@@ -4,8 +4,8 @@
 #include <map>
 #include <random>
 
+#include <catch2/catch.hpp>
 #include "remapfs/compact_map.h"
-#include "test_util.h"
 
 namespace remapfs::testing {
 namespace {
