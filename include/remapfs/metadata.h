@@ -4,6 +4,8 @@
 // Ownership: the store borrows the spare device; the caller keeps it alive
 // for the store's lifetime.
 // Thread safety: none; the Volume serializes every call under its lock.
+// Memory: the used slots only (SlotMap, 16 to 32 bytes each), whatever the
+// spare's size; Open and the writes of a copy add buffers of about 1 MiB.
 #pragma once
 
 #include <array>
