@@ -105,7 +105,10 @@ Status WriteMetadata(const FormatRequest& req, const FormatPlan& plan) {
   MainBinding main;
   REMAPFS_RETURN_IF_ERROR(BindingOfMain(req.main_path, &main));
   std::unique_ptr<MetadataStore> store;
-  REMAPFS_RETURN_IF_ERROR(MetadataStore::Format(device.get(), plan.geometry, main, &store));
+  // PrepareSpareFile left every byte zero (created, scanned, or zeroed): no
+  // header of an earlier format can be found, so none is searched for.
+  REMAPFS_RETURN_IF_ERROR(
+      MetadataStore::Format(device.get(), plan.geometry, main, /*spare_is_zero=*/true, &store));
   return device->Flush();
 }
 

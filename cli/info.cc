@@ -40,11 +40,9 @@ struct SlotTally {
 
 SlotTally CountSlots(const MetadataStore& store) {
   SlotTally tally;
-  for (uint64_t i = 0; i < store.slot_count(); ++i) {
-    SlotEntry e = store.slot(i);
-    if (!e.used) continue;
+  for (const auto& item : store.used_slots()) {
     ++tally.used;
-    if (e.pending) ++tally.pending;
+    if (DecodeSlot(item.value).pending) ++tally.pending;
   }
   return tally;
 }
@@ -123,9 +121,8 @@ void PrintJson(const std::string& path, const MetadataStore& store) {
 // Every remapped main sector, active or pending, as ranges. A table entry
 // outside MAIN (a damaged table) is reported rather than exported.
 Status RemappedRanges(const MetadataStore& store, std::vector<SectorRange>* out) {
-  for (uint64_t i = 0; i < store.slot_count(); ++i) {
-    SlotEntry e = store.slot(i);
-    if (!e.used) continue;
+  for (const auto& item : store.used_slots()) {
+    const SlotEntry e = DecodeSlot(item.value);
     if (e.main_sector >= store.geometry().main_sectors) {
       return Status::Corruption(
           fmt::format("the remap table names main sector {}, outside MAIN; run "

@@ -24,7 +24,6 @@
 
 #include <algorithm>
 #include <random>
-#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -61,7 +60,12 @@ MetadataStore::MetadataStore(BlockDevice* spare, Geometry geometry)
       geometry_(std::move(geometry)),
       reservations_(ReservationSet::ForPlacement(geometry_.placement, geometry_.spare_sectors)),
       table_sectors_(TableSectorsFor(geometry_.sector_size, geometry_.spare_capacity())),
-      slots_(geometry_.spare_capacity(), 0) {}
+      slot_count_(geometry_.spare_capacity()) {}
+
+SlotEntry MetadataStore::slot(uint64_t i) const {
+  const auto it = used_.find(i);
+  return it == used_.end() ? SlotEntry{} : DecodeSlot(it->value);
+}
 
 uint32_t MetadataStore::repaired_copies() const {
   return std::count_if(reports_.begin(), reports_.end(),
@@ -92,7 +96,7 @@ Status MetadataStore::WriteHeader(size_t copy) {
   h.binding = binding_;
   h.copy_index = static_cast<uint32_t>(copy);
   h.sequence = sequence_;
-  h.slot_count = slots_.size();
+  h.slot_count = slot_count_;
   h.table_sectors = table_sectors_;
   h.main_id = main_.id;
   h.main_path = main_.path;
@@ -101,73 +105,81 @@ Status MetadataStore::WriteHeader(size_t copy) {
   return spare_->Write(CopyByteOffset(copy, 0), buf.data(), buf.size());
 }
 
-// Writes `table_sectors` (ascending indices into the table) of one copy,
-// stamped with the current sequence: each run of consecutive indices in one
-// call of up to kTableWriteSectors, not one call per sector. Under O_DIRECT a
-// 512-byte write is a read-modify-write of a whole device block, so a commit
-// of many changes would otherwise cost one such round trip per table sector.
-// Batching changes nothing for crash safety: the header is written only
-// after these writes are flushed, and a torn multi-sector write is the same
-// torn copy that per-sector writes can leave.
-Status MetadataStore::WriteTableSectors(size_t copy, const std::vector<uint64_t>& table_sectors) {
+void MetadataStore::EncodeTableSectors(uint64_t first, uint64_t n, uint8_t* out) const {
   const uint32_t ss = geometry_.sector_size;
-  std::vector<uint8_t> buf;
-  size_t i = 0;
-  while (i < table_sectors.size()) {
-    const uint64_t first = table_sectors[i];
-    size_t n = 1;
-    while (i + n < table_sectors.size() && n < kTableWriteSectors &&
-           table_sectors[i + n] == first + n)
-      ++n;
-    buf.resize(n * ss);
-    for (size_t k = 0; k < n; ++k)
-      codec::EncodeTableSector(slots_, first + k, sequence_, ss, binding_, buf.data() + k * ss);
-    REMAPFS_RETURN_IF_ERROR(spare_->Write(CopyByteOffset(copy, 1 + first), buf.data(), buf.size()));
-    i += n;
+  const uint64_t per = format::SlotsPerTableSector(ss);
+  std::vector<uint64_t> entries(per);
+  auto it = used_.lower_bound(first * per);  // walked along, not searched per sector
+  for (uint64_t t = first; t < first + n; ++t) {
+    std::fill(entries.begin(), entries.end(), 0);
+    for (; it != used_.end() && it->key < (t + 1) * per; ++it)
+      entries[it->key - t * per] = it->value;
+    const uint64_t count = std::min(per, slot_count_ - std::min(slot_count_, t * per));
+    codec::EncodeTableEntries(entries.data(), count, t, sequence_, ss, binding_,
+                              out + (t - first) * ss);
+  }
+}
+
+// Writes the table sectors in `runs` of one copy, stamped with the current
+// sequence: each run in calls of up to kTableWriteBytes, not one call per
+// sector. Under O_DIRECT a 512-byte write is a read-modify-write of a whole
+// device block, so a commit of many changes would otherwise cost one such
+// round trip per table sector; and the buffer, not the table, bounds the
+// memory of a full copy. Batching changes nothing for crash safety: the
+// header is written only after these writes are flushed, and a torn
+// multi-sector write is the same torn copy that per-sector writes can leave.
+Status MetadataStore::WriteTableSectors(size_t copy, const std::vector<TableRun>& runs) {
+  const uint32_t ss = geometry_.sector_size;
+  uint64_t longest = 0;
+  for (const TableRun& r : runs) longest = std::max(longest, r.end - r.first);
+  const uint64_t chunk = std::min<uint64_t>(kTableWriteBytes / ss, longest);
+  std::vector<uint8_t> buf(chunk * ss);
+  for (const TableRun& r : runs) {
+    for (uint64_t t = r.first; t < r.end; t += chunk) {
+      const uint64_t n = std::min(chunk, r.end - t);
+      EncodeTableSectors(t, n, buf.data());
+      REMAPFS_RETURN_IF_ERROR(spare_->Write(CopyByteOffset(copy, 1 + t), buf.data(), n * ss));
+    }
   }
   return Status::Ok();
 }
 
-// Writes `table_sectors` (indices into the table) of one copy stamped with
-// the current sequence, flushes, then writes and flushes its header.
-Status MetadataStore::WriteCopy(size_t copy, const std::vector<uint64_t>& table_sectors,
+// Writes the table sectors in `runs` of one copy stamped with the current
+// sequence, flushes, then writes and flushes its header.
+Status MetadataStore::WriteCopy(size_t copy, const std::vector<TableRun>& runs,
                                 bool invalidate_first) {
   const uint32_t ss = geometry_.sector_size;
-  std::vector<uint8_t> buf(ss);
   if (invalidate_first && reports_.size() > 1) {
-    REMAPFS_RETURN_IF_ERROR(spare_->Write(CopyByteOffset(copy, 0), buf.data(), ss));
+    const std::vector<uint8_t> zeros(ss, 0);
+    REMAPFS_RETURN_IF_ERROR(spare_->Write(CopyByteOffset(copy, 0), zeros.data(), ss));
     REMAPFS_RETURN_IF_ERROR(spare_->Flush());
   }
-  REMAPFS_RETURN_IF_ERROR(WriteTableSectors(copy, table_sectors));
+  REMAPFS_RETURN_IF_ERROR(WriteTableSectors(copy, runs));
   REMAPFS_RETURN_IF_ERROR(spare_->Flush());
   REMAPFS_RETURN_IF_ERROR(WriteHeader(copy));
   return spare_->Flush();
 }
 
-std::vector<uint64_t> MetadataStore::AllTableSectors() const {
-  std::vector<uint64_t> all(table_sectors_);
-  for (uint64_t t = 0; t < table_sectors_; ++t) all[t] = t;
-  return all;
-}
-
 Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
-                             std::unique_ptr<MetadataStore>* out) {
+                             bool spare_is_zero, std::unique_ptr<MetadataStore>* out) {
   if (spare->Size() != geometry.spare_sectors * geometry.sector_size)
     return Status::InvalidArgument("spare size does not match its geometry");
   std::unique_ptr<MetadataStore> store(new MetadataStore(spare, geometry));
   std::random_device rd;
   for (auto& b : store->binding_.volume_id) b = static_cast<uint8_t>(rd());
-  store->binding_.generation = NextGeneration(spare);
+  store->binding_.generation = NextGeneration(spare, spare_is_zero);
   store->main_ = main;
   store->sequence_ = 1;
   // Headers of an earlier format at other positions must not be found later.
   REMAPFS_RETURN_IF_ERROR(WipeForeignHeaders(spare));
-  const std::vector<uint8_t> zeros(geometry.sector_size, 0);
+  // The sectors of a copy past its table (a few at most) are zero.
   const uint64_t used = 1 + store->table_sectors_;
+  const std::vector<uint8_t> zeros((geometry.placement.copy_sectors - used) * geometry.sector_size,
+                                   0);
   for (size_t c = 0; c < geometry.placement.copy_starts.size(); ++c) {
-    for (uint64_t s = used; s < geometry.placement.copy_sectors; ++s)
+    if (!zeros.empty())
       REMAPFS_RETURN_IF_ERROR(
-          spare->Write(store->CopyByteOffset(c, s), zeros.data(), zeros.size()));
+          spare->Write(store->CopyByteOffset(c, used), zeros.data(), zeros.size()));
     REMAPFS_RETURN_IF_ERROR(store->WriteCopy(c, store->AllTableSectors()));
     store->reports_.push_back(
         {geometry.placement.copy_starts[c], CopyState::kValid, store->sequence_, "", false});
@@ -193,7 +205,7 @@ bool MetadataStore::MayOverwrite(size_t copy) const {
 // Copy by copy (format.h), going on past a failed copy, but never writing
 // the last copy of the newest table on disk (MayOverwrite): a failed write
 // may leave its copy torn.
-size_t MetadataStore::WriteAllCopies(uint64_t base, const std::vector<uint64_t>& touched, bool full,
+size_t MetadataStore::WriteAllCopies(uint64_t base, const std::vector<TableRun>& touched, bool full,
                                      Status* first_error) {
   size_t written = 0;
   for (size_t c = 0; c < reports_.size(); ++c) {
@@ -217,32 +229,52 @@ size_t MetadataStore::WriteAllCopies(uint64_t base, const std::vector<uint64_t>&
   return written;
 }
 
+void MetadataStore::SetSlot(uint64_t slot, const SlotEntry& entry) {
+  if (entry.used) used_.Set(slot, EncodeSlot(entry));
+  else used_.Erase(slot);
+}
+
+// The table sectors holding the changed slots, as runs of consecutive ones.
+std::vector<MetadataStore::TableRun> MetadataStore::TouchedRuns(
+    const std::vector<SlotChange>& changes) const {
+  const uint64_t per = format::SlotsPerTableSector(geometry_.sector_size);
+  std::vector<uint64_t> sectors;
+  sectors.reserve(changes.size());
+  for (const SlotChange& c : changes) sectors.push_back(c.slot / per);
+  std::sort(sectors.begin(), sectors.end());
+  std::vector<TableRun> runs;
+  for (uint64_t t : sectors) {
+    if (!runs.empty() && t < runs.back().end) continue;
+    if (!runs.empty() && t == runs.back().end) ++runs.back().end;
+    else runs.push_back({t, t + 1});
+  }
+  return runs;
+}
+
 Status MetadataStore::Commit(const std::vector<SlotChange>& changes) {
   return CommitChanges(changes, /*full=*/false);
 }
 
 Status MetadataStore::CommitChanges(const std::vector<SlotChange>& changes, bool full) {
-  std::set<uint64_t> touched;
-  std::vector<SlotChange> undo;
-  const uint64_t per = format::SlotsPerTableSector(geometry_.sector_size);
   for (const SlotChange& c : changes) {
-    if (c.slot >= slots_.size())
+    if (c.slot >= slot_count_)
       return Status::InvalidArgument("slot " + std::to_string(c.slot) + " out of range");
   }
+  std::vector<SlotChange> undo;
+  undo.reserve(changes.size());
   for (const SlotChange& c : changes) {
-    undo.push_back({c.slot, DecodeSlot(slots_[c.slot])});
-    slots_[c.slot] = EncodeSlot(c.entry);
-    touched.insert(c.slot / per);
+    undo.push_back({c.slot, slot(c.slot)});
+    SetSlot(c.slot, c.entry);
   }
   // Copies holding the table of `base` in full need only the changed sectors.
   const uint64_t base = sequence_;
   ++sequence_;
   Status error;
-  if (WriteAllCopies(base, {touched.begin(), touched.end()}, full, &error) > 0) {
+  if (WriteAllCopies(base, TouchedRuns(changes), full, &error) > 0) {
     healthy_ = true;
     return Status::Ok();
   }
-  for (auto it = undo.rbegin(); it != undo.rend(); ++it) slots_[it->slot] = EncodeSlot(it->entry);
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) SetSlot(it->slot, it->entry);
   ++sequence_;  // above anything the failed commit may have left
   Status ignored;
   // A copy that still holds the old table in full needs only a new header.
@@ -257,14 +289,13 @@ Status MetadataStore::CommitChanges(const std::vector<SlotChange>& changes, bool
 }
 
 std::unique_ptr<MetadataStore> MetadataStore::Successor(const Geometry& geometry,
-                                                        std::vector<uint64_t> slots) const {
+                                                        SlotMap used) const {
   std::unique_ptr<MetadataStore> next(new MetadataStore(spare_, geometry));
   next->binding_ = binding_;
   next->binding_.version = format::kVersion;
   next->main_ = main_;
   next->sequence_ = sequence_ + 1;
-  next->slots_ = std::move(slots);
-  next->slots_.resize(geometry.spare_capacity(), 0);
+  next->used_ = std::move(used);
   next->reports_.resize(geometry.placement.copy_starts.size());
   next->held_.assign(next->reports_.size(), 0);
   next->partial_.assign(next->reports_.size(), false);

@@ -138,13 +138,17 @@ Status DecodeHeader(const uint8_t* buf, Header* out) {
 
 void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index, uint64_t sequence,
                        uint32_t sector_size, const Binding& binding, uint8_t* out) {
-  using namespace format;
-  const uint64_t per = SlotsPerTableSector(sector_size);
-  std::memset(out, 0, sector_size);
-  const uint64_t first = index * per;
+  const uint64_t per = format::SlotsPerTableSector(sector_size);
+  const uint64_t first = std::min<uint64_t>(slots.size(), index * per);
   const uint64_t end = std::min<uint64_t>(slots.size(), first + per);
-  for (uint64_t s = first; s < end; ++s)
-    Put<uint64_t>(out, (s - first) * kSlotEntryBytes, slots[s]);
+  EncodeTableEntries(slots.data() + first, end - first, index, sequence, sector_size, binding, out);
+}
+
+void EncodeTableEntries(const uint64_t* entries, uint64_t count, uint64_t index, uint64_t sequence,
+                        uint32_t sector_size, const Binding& binding, uint8_t* out) {
+  using namespace format;
+  std::memset(out, 0, sector_size);
+  std::memcpy(out, entries, count * kSlotEntryBytes);  // little-endian (asserted above)
   uint8_t* trailer = out + sector_size - kTrailerBytes;
   Put<uint64_t>(trailer, kTrailerOffSequence, sequence);
   Put<uint32_t>(trailer, kTrailerOffIndex, static_cast<uint32_t>(index));

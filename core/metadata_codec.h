@@ -2,8 +2,10 @@
 // Internal to core/. Pure functions over caller-owned buffers.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -38,9 +40,14 @@ void EncodeHeader(const Header& h, uint8_t* out);
 // `buf` holds at least format::kHeaderBytes bytes.
 Status DecodeHeader(const uint8_t* buf, Header* out);
 
-// Encodes table sector `index`, taking the entries of `slots` that belong to
-// it (missing ones, past the end of the table, are zero), sealed for
-// `binding` (which must be of the current version).
+// Encodes table sector `index` holding `count` entries (at most
+// SlotsPerTableSector; the rest of the sector is zero), sealed for `binding`
+// (which must be of the current version).
+void EncodeTableEntries(const uint64_t* entries, uint64_t count, uint64_t index, uint64_t sequence,
+                        uint32_t sector_size, const Binding& binding, uint8_t* out);
+// The same, taking the entries of `slots` (one per slot of the table) that
+// belong to sector `index` (missing ones, past the end of the table, are
+// zero).
 void EncodeTableSector(const std::vector<uint64_t>& slots, uint64_t index, uint64_t sequence,
                        uint32_t sector_size, const Binding& binding, uint8_t* out);
 // Checks that `buf` is table sector `index` of the format `binding` (CRC
@@ -52,5 +59,20 @@ Status CheckTableSector(const uint8_t* buf, uint64_t index, uint64_t max_sequenc
 // slots->size()) into `slots`.
 void ReadTableEntries(const uint8_t* buf, uint64_t index, uint32_t sector_size,
                       std::vector<uint64_t>* slots);
+// Calls fn(slot, raw) for each entry of checked table sector `index` that
+// is marked used (format::kSlotUsed), in slot order, for slots below
+// `slot_count`.
+template <typename Fn>
+void ForEachUsedEntry(const uint8_t* buf, uint64_t index, uint32_t sector_size, uint64_t slot_count,
+                      Fn&& fn) {
+  const uint64_t per = format::SlotsPerTableSector(sector_size);
+  const uint64_t first = index * per;
+  const uint64_t end = std::min(slot_count, first + per);
+  for (uint64_t s = first; s < end; ++s) {
+    uint64_t raw;
+    std::memcpy(&raw, buf + (s - first) * format::kSlotEntryBytes, sizeof raw);
+    if (raw & format::kSlotUsed) fn(s, raw);
+  }
+}
 
 }  // namespace remapfs::codec

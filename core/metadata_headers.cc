@@ -143,10 +143,11 @@ Status MetadataStore::WipeForeignHeaders(BlockDevice* spare) {
   return Status::Ok();
 }
 
-uint64_t MetadataStore::NextGeneration(BlockDevice* spare) {
+uint64_t MetadataStore::NextGeneration(BlockDevice* spare, bool spare_is_zero) {
   uint64_t next = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
+  if (spare_is_zero) return next;
   for (const codec::Header& h : FindHeaders(spare)) next = std::max(next, h.binding.generation + 1);
   return next;
 }

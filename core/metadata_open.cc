@@ -8,7 +8,7 @@
 // sector. The table is lost only when one sector is damaged in all of those
 // copies.
 #include <algorithm>
-#include <unordered_set>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -20,9 +20,10 @@
 namespace remapfs {
 namespace {
 
-// Table sectors are read this many at a time, so that a large table is never
-// held twice in memory.
-constexpr uint64_t kReadChunkSectors = 256;
+// Table sectors are read this many bytes at a time, every copy over the same
+// window before the next: memory stays a few windows whatever the table's
+// size, and only the used slots are kept.
+constexpr uint64_t kReadWindowBytes = 1 << 20;
 
 }  // namespace
 
@@ -31,8 +32,15 @@ struct MetadataStore::LoadedCopy {
   bool header_ok = false;
   uint64_t sequence = 0;  // the header's, when header_ok
   std::string header_problem;
-  std::vector<uint64_t> bad_sectors;  // table sectors that failed their check
+  uint64_t bad_sectors = 0;  // table sectors that failed their check
   std::string first_sector_problem;
+};
+
+// One window of the newest table as MergeNewestTable assembles it.
+struct MetadataStore::MergeWindowState {
+  std::vector<uint8_t> sectors;      // the window's sectors, as taken
+  std::vector<bool> have;            // sector i taken from some copy
+  std::vector<uint64_t> written_at;  // the sequence that wrote it
 };
 
 MetadataStore::LoadedCopy MetadataStore::LoadCopy(size_t copy) const {
@@ -56,68 +64,82 @@ MetadataStore::LoadedCopy MetadataStore::LoadCopy(size_t copy) const {
   return loaded;
 }
 
-// Reads the table sectors of every copy whose header is good, checks each,
-// and builds slots_ from the copies at the newest sequence, taking each
-// sector from whichever of them has it intact.
+// Reads table sectors [first, first + n) of copy `c` into `buf` and checks
+// each; a sector that passes and belongs to the newest table (its copy's
+// header is at the newest sequence) and is newer than what `merged` holds
+// for it is copied there.
+void MetadataStore::MergeWindow(size_t c, LoadedCopy& copy, uint64_t first, uint64_t n,
+                                uint8_t* buf, MergeWindowState& merged) const {
+  const uint32_t ss = geometry_.sector_size;
+  const bool chunk_ok = spare_->Read(CopyByteOffset(c, 1 + first), buf, n * ss).ok();
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t t = first + i;
+    uint8_t* sector = buf + i * ss;
+    uint64_t written_at = 0;
+    // A failed chunk is retried sector by sector: one unreadable sector
+    // must not cost its neighbours.
+    Status st = chunk_ok ? Status::Ok() : spare_->Read(CopyByteOffset(c, 1 + t), sector, ss);
+    if (st.ok()) st = codec::CheckTableSector(sector, t, copy.sequence, ss, binding_, &written_at);
+    if (!st.ok()) {
+      if (copy.bad_sectors++ == 0) copy.first_sector_problem = st.message();
+      continue;
+    }
+    if (copy.sequence != sequence_ || (merged.have[i] && merged.written_at[i] >= written_at))
+      continue;
+    std::memcpy(merged.sectors.data() + i * ss, sector, ss);
+    merged.have[i] = true;
+    merged.written_at[i] = written_at;
+  }
+}
+
+// Streams the table sectors of every copy whose header is good, window by
+// window, checks each, and keeps the used slots of the newest table, taking
+// each sector from whichever copy at the newest sequence has it intact.
 Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
   const uint32_t ss = geometry_.sector_size;
   sequence_ = 0;
   for (const LoadedCopy& c : copies)
     if (c.header_ok) sequence_ = std::max(sequence_, c.sequence);
-  std::vector<bool> have(table_sectors_, false);
-  std::vector<uint64_t> have_sequence(table_sectors_, 0);
   // No larger than the table: a small spare's Open stays cheap (the fuzzer
   // runs it thousands of times a second).
-  std::vector<uint8_t> chunk(std::min(kReadChunkSectors, table_sectors_) * ss);
-  for (size_t c = 0; c < copies.size(); ++c) {
-    LoadedCopy& copy = copies[c];
-    if (!copy.header_ok) continue;
-    for (uint64_t first = 0; first < table_sectors_; first += kReadChunkSectors) {
-      const uint64_t n = std::min(kReadChunkSectors, table_sectors_ - first);
-      const bool chunk_ok = spare_->Read(CopyByteOffset(c, 1 + first), chunk.data(), n * ss).ok();
-      for (uint64_t i = 0; i < n; ++i) {
-        const uint64_t t = first + i;
-        uint8_t* sector = chunk.data() + i * ss;
-        uint64_t written_at = 0;
-        // A failed chunk is retried sector by sector: one unreadable sector
-        // must not cost its neighbours.
-        Status st = chunk_ok ? Status::Ok() : spare_->Read(CopyByteOffset(c, 1 + t), sector, ss);
-        if (st.ok())
-          st = codec::CheckTableSector(sector, t, copy.sequence, ss, binding_, &written_at);
-        if (!st.ok()) {
-          if (copy.bad_sectors.empty()) copy.first_sector_problem = st.message();
-          copy.bad_sectors.push_back(t);
-          continue;
-        }
-        if (copy.sequence != sequence_ || (have[t] && have_sequence[t] >= written_at)) continue;
-        codec::ReadTableEntries(sector, t, ss, &slots_);
-        have[t] = true;
-        have_sequence[t] = written_at;
-      }
+  const uint64_t window = std::min(kReadWindowBytes / ss, table_sectors_);
+  std::vector<uint8_t> buf(window * ss);
+  MergeWindowState merged{std::vector<uint8_t>(window * ss), std::vector<bool>(window),
+                          std::vector<uint64_t>(window)};
+  for (uint64_t first = 0; first < table_sectors_; first += window) {
+    const uint64_t n = std::min(window, table_sectors_ - first);
+    std::fill(merged.have.begin(), merged.have.end(), false);
+    for (size_t c = 0; c < copies.size(); ++c)
+      if (copies[c].header_ok) MergeWindow(c, copies[c], first, n, buf.data(), merged);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (!merged.have[i])
+        return Status::Corruption("table sector " + std::to_string(first + i) +
+                                  " is damaged in every metadata copy at the newest sequence " +
+                                  std::to_string(sequence_) + "; the remap table is lost");
+      // Slots ascend with the sectors: each Set appends.
+      codec::ForEachUsedEntry(merged.sectors.data() + i * ss, first + i, ss, slot_count_,
+                              [this](uint64_t slot, uint64_t raw) { used_.Set(slot, raw); });
     }
   }
-  for (uint64_t t = 0; t < table_sectors_; ++t)
-    if (!have[t])
-      return Status::Corruption("table sector " + std::to_string(t) +
-                                " is damaged in every metadata copy at the newest sequence " +
-                                std::to_string(sequence_) + "; the remap table is lost");
   return Status::Ok();
 }
 
 // A table whose checksums pass can still be wrong if it was written wrong;
 // these are invariants 2 and 3 of the SPEC, beyond what placement ensures.
 Status MetadataStore::CheckTableSemantics() const {
-  std::unordered_set<uint64_t> mains;
-  for (uint64_t slot = 0; slot < slots_.size(); ++slot) {
-    const SlotEntry e = DecodeSlot(slots_[slot]);
-    if (!e.used) continue;
+  std::vector<uint64_t> mains;  // 8 bytes a remap, for the time of the check
+  mains.reserve(used_.size());
+  for (const auto& [slot, raw] : used_) {
+    const SlotEntry e = DecodeSlot(raw);
     if (e.main_sector >= geometry_.main_sectors)
       return Status::Corruption("slot " + std::to_string(slot) + " maps main sector " +
                                 std::to_string(e.main_sector) + ", outside MAIN");
-    if (!mains.insert(e.main_sector).second)
-      return Status::Corruption("main sector " + std::to_string(e.main_sector) +
-                                " is remapped twice");
+    mains.push_back(e.main_sector);
   }
+  std::sort(mains.begin(), mains.end());
+  const auto twice = std::adjacent_find(mains.begin(), mains.end());
+  if (twice != mains.end())
+    return Status::Corruption("main sector " + std::to_string(*twice) + " is remapped twice");
   return Status::Ok();
 }
 
@@ -181,9 +203,9 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
     if (!copy.header_ok) {
       r.state = CopyState::kCorrupt;
       r.problem = copy.header_problem;
-    } else if (!copy.bad_sectors.empty()) {
+    } else if (copy.bad_sectors != 0) {
       r.state = CopyState::kCorrupt;
-      r.problem = std::to_string(copy.bad_sectors.size()) + " damaged table sector(s); " +
+      r.problem = std::to_string(copy.bad_sectors) + " damaged table sector(s); " +
                   copy.first_sector_problem;
     } else if (copy.sequence < store->sequence_) {
       r.state = CopyState::kStale;
@@ -192,7 +214,7 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
     }
     store->held_.push_back(r.state == CopyState::kCorrupt ? 0 : r.sequence);
     store->partial_.push_back(copy.header_ok && copy.sequence == store->sequence_ &&
-                              !copy.bad_sectors.empty());
+                              copy.bad_sectors != 0);
     store->reports_.push_back(std::move(r));
   }
   store->opened_sequence_ = store->sequence_;

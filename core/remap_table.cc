@@ -9,15 +9,14 @@ RemapTable::RemapTable(std::unique_ptr<MetadataStore> metadata)
 
 Status RemapTable::Load(std::unique_ptr<MetadataStore> metadata, std::unique_ptr<RemapTable>* out) {
   std::unique_ptr<RemapTable> table(new RemapTable(std::move(metadata)));
-  for (uint64_t slot = 0; slot < table->metadata_->slot_count(); ++slot) {
-    const SlotEntry e = table->metadata_->slot(slot);
-    if (!e.used) continue;
+  for (const auto& [slot, raw] : table->metadata_->used_slots()) {
+    const SlotEntry e = DecodeSlot(raw);
     REMAPFS_RETURN_IF_ERROR(table->allocator_.MarkUsed(slot));
-    const auto [it, inserted] = table->map_.try_emplace(e.main_sector, Mapping{slot, e.pending});
-    if (!inserted)
+    if (const auto it = table->map_.find(e.main_sector); it != table->map_.end())
       return Status::Corruption("main sector " + std::to_string(e.main_sector) +
-                                " is remapped twice (slots " + std::to_string(it->second.slot) +
+                                " is remapped twice (slots " + std::to_string(it->value.slot()) +
                                 " and " + std::to_string(slot) + ")");
+    table->map_.Set(e.main_sector, Mapping::Of(slot, e.pending));
     table->pending_count_ += e.pending;
   }
   *out = std::move(table);
@@ -37,8 +36,8 @@ bool RemapTable::RangeHasPending(uint64_t offset, size_t len) const {
   if (pending_count_ == 0 || len == 0) return false;
   const uint64_t ss = geometry().sector_size;
   const uint64_t last = (offset + len - 1) / ss;
-  for (auto it = map_.lower_bound(offset / ss); it != map_.end() && it->first <= last; ++it)
-    if (it->second.pending) return true;
+  for (auto it = map_.lower_bound(offset / ss); it != map_.end() && it->key <= last; ++it)
+    if (it->value.pending()) return true;
   return false;
 }
 
@@ -47,7 +46,7 @@ std::vector<uint64_t> RemapTable::UnmappedIn(const std::vector<SectorRange>& ran
   for (const SectorRange& r : ranges) {
     auto it = map_.lower_bound(r.first);
     for (uint64_t s = r.first; s <= r.last; ++s) {
-      if (it != map_.end() && it->first == s) ++it;
+      if (it != map_.end() && it->key == s) ++it;
       else sectors.push_back(s);
       if (s == r.last) break;  // r.last may be the largest uint64_t
     }
@@ -58,8 +57,8 @@ std::vector<uint64_t> RemapTable::UnmappedIn(const std::vector<SectorRange>& ran
 std::vector<SlotMapping> RemapTable::MappingsIn(const std::vector<SectorRange>& ranges) const {
   std::vector<SlotMapping> found;
   for (const SectorRange& r : ranges)
-    for (auto it = map_.lower_bound(r.first); it != map_.end() && it->first <= r.last; ++it)
-      found.push_back({it->first, it->second.slot, it->second.pending});
+    for (auto it = map_.lower_bound(r.first); it != map_.end() && it->key <= r.last; ++it)
+      found.push_back({it->key, it->value.slot(), it->value.pending()});
   return found;
 }
 
@@ -94,9 +93,9 @@ Status RemapTable::Commit(const std::vector<SlotChange>& changes, size_t new_slo
       continue;
     }
     auto it = map_.find(before[i].main_sector);
-    if (before[i].used && it != map_.end() && it->second.slot == changes[i].slot) {
-      pending_count_ -= it->second.pending;
-      map_.erase(it);
+    if (before[i].used && it != map_.end() && it->value.slot() == changes[i].slot) {
+      pending_count_ -= it->value.pending();
+      map_.Erase(before[i].main_sector);
     }
     (void)allocator_.Free(changes[i].slot);
   }
@@ -104,17 +103,11 @@ Status RemapTable::Commit(const std::vector<SlotChange>& changes, size_t new_slo
 }
 
 void RemapTable::Apply(const SlotChange& change) {
-  // The hint makes appending ascending sectors (AddBad) O(1).
-  const size_t size_before = map_.size();
-  auto it = map_.try_emplace(map_.end(), change.entry.main_sector,
-                             Mapping{change.slot, change.entry.pending});
-  if (map_.size() != size_before) {
-    pending_count_ += change.entry.pending;
-    return;
-  }
-  pending_count_ -= it->second.pending;
+  // Appending ascending sectors (AddBad) fills the last chunk: O(1).
+  const auto it = map_.find(change.entry.main_sector);
+  if (it != map_.end()) pending_count_ -= it->value.pending();
   pending_count_ += change.entry.pending;
-  it->second = Mapping{change.slot, change.entry.pending};
+  map_.Set(change.entry.main_sector, Mapping::Of(change.slot, change.entry.pending));
 }
 
 Status RemapTable::Recertify() { return metadata_->RewriteAll(); }
@@ -137,7 +130,7 @@ std::vector<RemapEntry> RemapTable::Entries() const {
   std::vector<RemapEntry> out;
   out.reserve(map_.size());
   for (const auto& [sector, m] : map_)
-    out.push_back({sector, metadata_->reservations().SlotToSector(m.slot), m.pending});
+    out.push_back({sector, metadata_->reservations().SlotToSector(m.slot()), m.pending()});
   return out;
 }
 

@@ -1,7 +1,6 @@
 #include "remapfs/spare_checker.h"
 
 #include <algorithm>
-#include <unordered_map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -77,15 +76,16 @@ void CheckReservations(const MetadataStore& store, CheckResult* r) {
 
 // Invariants 2 and 3: every remap names a main sector inside MAIN, once, and
 // a spare sector that is unreserved and inside the spare. Returns the slots
-// whose entries break them.
+// whose entries break them, ascending; of a main sector remapped twice, the
+// lowest slot is kept.
 std::vector<uint64_t> CheckTable(const MetadataStore& store, CheckResult* r) {
   const Geometry& g = store.geometry();
   const ReservationSet& res = store.reservations();
-  std::unordered_map<uint64_t, uint64_t> slot_of_main;
+  std::vector<std::pair<uint64_t, uint64_t>> main_and_slot;  // 16 bytes a remap, sorted below
+  main_and_slot.reserve(store.used_slots().size());
   std::vector<uint64_t> bad_slots;
-  for (uint64_t slot = 0; slot < store.slot_count(); ++slot) {
-    SlotEntry e = store.slot(slot);
-    if (!e.used) continue;
+  for (const auto& [slot, raw] : store.used_slots()) {
+    const SlotEntry e = DecodeSlot(raw);
     (e.pending ? r->pending : r->remapped)++;
     uint64_t spare_sector = slot < res.slot_count() ? res.SlotToSector(slot) : g.spare_sectors;
     if (spare_sector >= g.spare_sectors || res.IsReserved(spare_sector)) {
@@ -96,13 +96,25 @@ std::vector<uint64_t> CheckTable(const MetadataStore& store, CheckResult* r) {
                              "end of MAIN ({} sectors)",
                              spare_sector, e.main_sector, g.main_sectors));
       bad_slots.push_back(slot);
-    } else if (auto [it, fresh] = slot_of_main.emplace(e.main_sector, slot); !fresh) {
-      Problem(r, fmt::format("main sector {} is remapped twice (spare sectors "
-                             "{} and {})",
-                             e.main_sector, res.SlotToSector(it->second), spare_sector));
-      bad_slots.push_back(slot);
+    } else {
+      main_and_slot.emplace_back(e.main_sector, slot);
     }
   }
+  std::sort(main_and_slot.begin(), main_and_slot.end());
+  size_t kept = 0;  // the lowest slot of main_and_slot[i]'s main sector
+  for (size_t i = 1; i < main_and_slot.size(); ++i) {
+    const auto [main, slot] = main_and_slot[i];
+    if (main != main_and_slot[kept].first) {
+      kept = i;
+      continue;
+    }
+    Problem(r, fmt::format("main sector {} is remapped twice (spare sectors "
+                           "{} and {})",
+                           main, res.SlotToSector(main_and_slot[kept].second),
+                           res.SlotToSector(slot)));
+    bad_slots.push_back(slot);
+  }
+  std::sort(bad_slots.begin(), bad_slots.end());
   return bad_slots;
 }
 

@@ -110,9 +110,8 @@ Status BuildPlan(BlockDevice* spare, uint64_t s1, bool repair, Plan* plan) {
                               .WithContext("new size"));
   const ReservationSet& r0 = plan->old->reservations();
   const ReservationSet r1 = ReservationSet::ForPlacement(plan->g1.placement, s1);
-  for (uint64_t slot = 0; slot < plan->old->slot_count(); ++slot) {
-    const SlotEntry e = plan->old->slot(slot);
-    if (!e.used) continue;
+  for (const auto& [slot, raw] : plan->old->used_slots()) {
+    const SlotEntry e = DecodeSlot(raw);
     const uint64_t sector = r0.SlotToSector(slot);
     if (sector >= s1)
       return Status::InvalidArgument("shrinking to " + std::to_string(s1) +
@@ -182,9 +181,12 @@ Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors, const ResizeP
 
   // Step 3: the new table, then the copies, the safe one first.
   const ReservationSet r1 = ReservationSet::ForPlacement(plan.g1.placement, new_spare_sectors);
-  std::vector<uint64_t> slots(r1.slot_count(), 0);
-  for (const UsedSector& u : plan.used) slots[r1.SectorToSlot(u.sector)] = EncodeSlot(u.entry);
-  std::unique_ptr<MetadataStore> next = plan.old->Successor(plan.g1, std::move(slots));
+  // In slot order, so that each Set appends.
+  std::sort(plan.used.begin(), plan.used.end(),
+            [](const UsedSector& a, const UsedSector& b) { return a.sector < b.sector; });
+  SlotMap used;
+  for (const UsedSector& u : plan.used) used.Set(r1.SectorToSlot(u.sector), EncodeSlot(u.entry));
+  std::unique_ptr<MetadataStore> next = plan.old->Successor(plan.g1, std::move(used));
   const size_t copies = plan.g1.placement.copy_starts.size();
   std::vector<size_t> order{plan.first_copy};
   for (size_t c = 0; c < copies; ++c)

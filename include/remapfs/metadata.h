@@ -4,6 +4,8 @@
 // Ownership: the store borrows the spare device; the caller keeps it alive
 // for the store's lifetime.
 // Thread safety: none; the Volume serializes every call under its lock.
+// Memory: the used slots only (SlotMap, 16 to 32 bytes each), whatever the
+// spare's size; Open and the writes of a copy add buffers of about 1 MiB.
 #pragma once
 
 #include <array>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "remapfs/block_device.h"
+#include "remapfs/compact_map.h"
 #include "remapfs/format.h"
 #include "remapfs/placement.h"
 #include "remapfs/reservations.h"
@@ -31,6 +34,10 @@ struct SlotEntry {
 };
 uint64_t EncodeSlot(const SlotEntry& e);
 SlotEntry DecodeSlot(uint64_t raw);
+
+// The used slots of a table, ascending: slot -> EncodeSlot(entry) (never 0).
+// Free slots take no memory.
+using SlotMap = CompactMap<uint64_t>;
 
 struct SlotChange {
   uint64_t slot;
@@ -86,8 +93,17 @@ class MetadataStore {
  public:
   // Writes fresh metadata (sequence 1, every slot free, a new volume id and
   // a generation above any found on `spare`) to every copy, bound to `main`.
+  // It writes the copies and a few header positions, nothing else. Finding
+  // the generations on `spare` can read all of it (when no header is where a
+  // placement puts one); with `spare_is_zero` the caller vouches that every
+  // byte of `spare` reads as zero (`remapfs format` has just zeroed or
+  // scanned it), so no header can be there and none is looked for.
   static Status Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
-                       std::unique_ptr<MetadataStore>* out);
+                       bool spare_is_zero, std::unique_ptr<MetadataStore>* out);
+  static Status Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
+                       std::unique_ptr<MetadataStore>* out) {
+    return Format(spare, geometry, main, /*spare_is_zero=*/false, out);
+  }
   // The same, bound to no MAIN (memory volumes, tests).
   static Status Format(BlockDevice* spare, const Geometry& geometry,
                        std::unique_ptr<MetadataStore>* out) {
@@ -128,8 +144,10 @@ class MetadataStore {
   uint32_t valid_copies() const { return valid_copies_; }
   uint32_t repaired_copies() const;
 
-  uint64_t slot_count() const { return slots_.size(); }
-  SlotEntry slot(uint64_t i) const { return DecodeSlot(slots_[i]); }
+  uint64_t slot_count() const { return slot_count_; }
+  // O(log n) for n used slots; to visit them all, iterate used_slots().
+  SlotEntry slot(uint64_t i) const;
+  const SlotMap& used_slots() const { return used_; }
 
   // Applies `changes` atomically and durably (metadata.cc explains how):
   //  - ok: at least one copy holds the new table, flushed; copies whose
@@ -152,51 +170,63 @@ class MetadataStore {
   // Records `main` as the MAIN this spare belongs to, durably.
   Status Rebind(const MainBinding& main);
 
-  // For resize-spare: a store for `geometry` holding `slots` (encoded, one
-  // per slot of the new geometry), with this store's volume id and the next
-  // sequence number. Nothing is written until WriteFullCopy.
-  std::unique_ptr<MetadataStore> Successor(const Geometry& geometry,
-                                           std::vector<uint64_t> slots) const;
+  // For resize-spare: a store for `geometry` holding `used` (slots of the
+  // new geometry, each below its slot count), with this store's volume id
+  // and the next sequence number. Nothing is written until WriteFullCopy.
+  std::unique_ptr<MetadataStore> Successor(const Geometry& geometry, SlotMap used) const;
   // Writes copy `copy` in full: table sectors, flush, header, flush.
   Status WriteFullCopy(size_t copy);
-  const std::vector<uint64_t>& encoded_slots() const { return slots_; }
 
  private:
-  struct LoadedCopy;  // metadata_open.cc
+  struct LoadedCopy;        // metadata_open.cc
+  struct MergeWindowState;  // metadata_open.cc
 
   MetadataStore(BlockDevice* spare, Geometry geometry);
 
+  // Table sectors [first, end) of a copy.
+  struct TableRun {
+    uint64_t first;
+    uint64_t end;
+  };
   uint64_t CopyByteOffset(size_t copy, uint64_t sector_in_copy) const;
-  std::vector<uint64_t> AllTableSectors() const;
-  // Writes `table_sectors` of copy `copy` under sequence_, flush, header,
-  // flush. With `invalidate_first`, the old header is zeroed and flushed
-  // before any table sector: a copy that does not hold the previous table
-  // must never show a valid header over a half-rewritten table.
-  Status WriteCopy(size_t copy, const std::vector<uint64_t>& table_sectors,
-                   bool invalidate_first = false);
+  std::vector<TableRun> AllTableSectors() const { return {{0, table_sectors_}}; }
+  // Encodes table sectors [first, first + n) into `out` under sequence_.
+  void EncodeTableSectors(uint64_t first, uint64_t n, uint8_t* out) const;
+  // Writes `runs` (ascending, disjoint) of copy `copy` under sequence_, in
+  // writes of up to 1 MiB, flush, header, flush. With `invalidate_first`,
+  // the old header is zeroed and flushed before any table sector: a copy
+  // that does not hold the previous table must never show a valid header
+  // over a half-rewritten table.
+  Status WriteCopy(size_t copy, const std::vector<TableRun>& runs, bool invalidate_first = false);
   Status WriteHeader(size_t copy);
-  // The table sectors of WriteCopy, runs of consecutive ones in one call.
-  Status WriteTableSectors(size_t copy, const std::vector<uint64_t>& table_sectors);
-  static constexpr size_t kTableWriteSectors = 256;  // 128 KiB of 512-byte sectors
+  // The table sectors of WriteCopy, each run in calls of up to
+  // kTableWriteBytes.
+  Status WriteTableSectors(size_t copy, const std::vector<TableRun>& runs);
+  static constexpr uint64_t kTableWriteBytes = 1 << 20;
   // Writes the current table under sequence_ to every copy it may write:
   // the sectors in `touched` to copies that hold the table of sequence
   // `base` in full (unless `full`), all sectors to the others. Returns how
   // many copies took it; updates held_ and the reports.
-  size_t WriteAllCopies(uint64_t base, const std::vector<uint64_t>& touched, bool full,
+  size_t WriteAllCopies(uint64_t base, const std::vector<TableRun>& touched, bool full,
                         Status* first_error);
   Status CommitChanges(const std::vector<SlotChange>& changes, bool full);
+  void SetSlot(uint64_t slot, const SlotEntry& entry);
+  std::vector<TableRun> TouchedRuns(const std::vector<SlotChange>& changes) const;
   void CountValidCopies();
   // Reads copy `copy` of the chosen format (metadata_open.cc).
   LoadedCopy LoadCopy(size_t copy) const;
   Status MergeNewestTable(std::vector<LoadedCopy>& copies);
+  void MergeWindow(size_t c, LoadedCopy& copy, uint64_t first, uint64_t n, uint8_t* buf,
+                   MergeWindowState& merged) const;
   Status CheckTableSemantics() const;
   void RepairCopies();
   // Zeroes every position where a header of any placement could sit, so a
   // re-format never leaves an old, differently placed copy to be found.
   static Status WipeForeignHeaders(BlockDevice* spare);
   // A format generation above every one found on `spare` (and, so that
-  // headers hidden where nobody looked lose too, not below the clock).
-  static uint64_t NextGeneration(BlockDevice* spare);
+  // headers hidden where nobody looked lose too, not below the clock); the
+  // clock alone for a spare that reads as zeros.
+  static uint64_t NextGeneration(BlockDevice* spare, bool spare_is_zero);
 
   BlockDevice* spare_;
   Geometry geometry_;
@@ -206,7 +236,8 @@ class MetadataStore {
   FormatBinding binding_;  // always the current version once written
   uint32_t loaded_version_ = format::kVersion;
   MainBinding main_;
-  std::vector<uint64_t> slots_;  // encoded entries
+  uint64_t slot_count_ = 0;
+  SlotMap used_;  // the table: its used slots
   std::vector<CopyReport> reports_;
   // held_[c]: the sequence whose table copy c holds in full and valid on
   // disk, as far as the store knows; 0 when unknown (damaged, or a write to

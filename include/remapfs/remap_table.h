@@ -20,11 +20,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "remapfs/compact_map.h"
 #include "remapfs/metadata.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/spare_allocator.h"
@@ -92,7 +92,7 @@ class RemapTable {
   // while it does I/O.
   std::vector<DeviceRun> Runs(uint64_t offset, size_t len) const;
 
-  bool IsMapped(uint64_t sector) const { return map_.count(sector) != 0; }
+  bool IsMapped(uint64_t sector) const { return map_.contains(sector); }
   bool RangeHasPending(uint64_t offset, size_t len) const;
   // The sectors in `ranges` (sorted, disjoint) that are not remapped,
   // ascending.
@@ -131,9 +131,16 @@ class RemapTable {
   std::vector<Extent> Reservations() const { return metadata_->reservations().extents(); }
 
  private:
+  // A remapped sector's slot and pending flag, in 8 bytes: with its key, a
+  // remap costs 16 to 32 bytes here (compact_map.h) and as much again in
+  // the MetadataStore's slot map.
   struct Mapping {
-    uint64_t slot;
-    bool pending;
+    static constexpr uint64_t kPending = 1ull << 63;  // slots are far below
+    uint64_t bits;
+    static Mapping Of(uint64_t slot, bool pending) { return {slot | (pending ? kPending : 0)}; }
+    uint64_t slot() const { return bits & ~kPending; }
+    bool pending() const { return (bits & kPending) != 0; }
+    bool operator==(const Mapping&) const = default;
   };
   explicit RemapTable(std::unique_ptr<MetadataStore> metadata);
   void Apply(const SlotChange& change);  // caller holds map_mu_
@@ -143,7 +150,7 @@ class RemapTable {
   // map_ changes only in Commit, under the owner's exclusion plus map_mu_,
   // so Entries may read it under map_mu_ alone.
   mutable std::mutex map_mu_;
-  std::map<uint64_t, Mapping> map_;  // main sector -> slot
+  CompactMap<Mapping> map_;  // main sector -> slot
   uint64_t pending_count_ = 0;
 };
 
@@ -154,24 +161,24 @@ Status RemapTable::ForEachRun(uint64_t offset, size_t len, Fn&& fn) const {
   uint64_t pos = offset;
   auto it = map_.lower_bound(offset / ss);
   while (pos < end) {
-    if (it == map_.end() || it->first * ss >= end)
+    if (it == map_.end() || it->key * ss >= end)
       return fn(DeviceRun{DeviceRole::kMain, pos, pos - offset, end - pos});
-    if (it->first * ss > pos) {  // MAIN up to the next remapped sector
-      const uint64_t run_end = it->first * ss;
+    if (it->key * ss > pos) {  // MAIN up to the next remapped sector
+      const uint64_t run_end = it->key * ss;
       REMAPFS_RETURN_IF_ERROR(fn(DeviceRun{DeviceRole::kMain, pos, pos - offset, run_end - pos}));
       pos = run_end;
       continue;
     }
     // Remapped: extend while the next main sector is remapped to the next
     // spare sector.
-    const uint64_t first_spare_byte = SpareByteOffset(it->second.slot);
+    const uint64_t first_spare_byte = SpareByteOffset(it->value.slot());
     const uint64_t run_start = first_spare_byte + pos % ss;
-    uint64_t last_sector = it->first;
+    uint64_t last_sector = it->key;
     uint64_t last_spare = first_spare_byte / ss;
-    for (++it; it != map_.end() && it->first == last_sector + 1 && it->first * ss < end; ++it) {
-      const uint64_t spare_sector = SpareByteOffset(it->second.slot) / ss;
+    for (++it; it != map_.end() && it->key == last_sector + 1 && it->key * ss < end; ++it) {
+      const uint64_t spare_sector = SpareByteOffset(it->value.slot()) / ss;
       if (spare_sector != last_spare + 1) break;
-      last_sector = it->first;
+      last_sector = it->key;
       last_spare = spare_sector;
     }
     const uint64_t run_end = std::min(end, (last_sector + 1) * ss);

@@ -132,11 +132,10 @@ void CheckReopen(BlockDevice* spare, const MetadataOpenOptions& options,
   const Status st = MetadataStore::Open(spare, options, &again);
   FUZZ_CHECK(st.ok(), "reopen after repair fails: {}", st.ToString());
   FUZZ_CHECK(again->generation() == first.generation() && again->volume_id() == first.volume_id() &&
-                 again->sequence() == first.sequence() &&
-                 again->encoded_slots() == first.encoded_slots(),
+                 again->sequence() == first.sequence() && again->used_slots() == first.used_slots(),
              "reopen found generation {} sequence {}, first open {} {}, tables {}",
              again->generation(), again->sequence(), first.generation(), first.sequence(),
-             again->encoded_slots() == first.encoded_slots() ? "equal" : "differ");
+             again->used_slots() == first.used_slots() ? "equal" : "differ");
 }
 
 }  // namespace
