@@ -1,57 +1,53 @@
 #!/usr/bin/env bash
 # The mounted daemon's memory against its target (issue 10): RSS at most
-# 32 MiB + 64 bytes per remap. Mounts a 1 GiB MAIN with a 256 MiB spare in
-# /var/tmp, buffered and then with --direct-io on, and prints VmRSS, VmHWM
-# and the thread count after mount, after each fio load and after the daemon
-# has idled, with the IOPS of each load, its RSS half way through, and the
-# largest mappings at the end.
-# No assertion: the figures are for reading (docs/memory.md explains them).
+# 32 MiB + 64 bytes per remap. Mounts a 1 GiB MAIN with a 256 MiB spare,
+# buffered and then with --direct-io on, and prints VmRSS, RssAnon, VmHWM
+# and the thread count after mount, after each fio load (with its IOPS and
+# the RSS half way through it) and after the daemon has idled; then the peak
+# against the target and the largest mappings. No assertion: the figures are
+# for reading (docs/memory.md explains them).
+# Without an argument it builds this checkout into build-bench/ first; its
+# files live in a folder in /var/tmp that the EXIT trap removes.
 #   usage: benchmarks/daemon_rss.sh [path/to/remapfs]   (root, fio installed)
 #   env:   RUNTIME=10 (seconds per load)  REMAPS=0 (sectors remapped first)
 #          IDLE=3 (seconds idle before the last reading)
 set -euo pipefail
-REMAPFS=$(realpath "${1:-build/cli/remapfs}")
 RUNTIME=${RUNTIME:-10}
 REMAPS=${REMAPS:-0}
 IDLE=${IDLE:-3}
+# Run by `meson test --benchmark` without root or fio: a skip, not a failure.
 [[ $(id -u) -eq 0 && -c /dev/fuse ]] || { echo "SKIP: needs root and /dev/fuse"; exit 77; }
 command -v fio >/dev/null || { echo "SKIP: needs fio"; exit 77; }
-
-work=$(mktemp -d /var/tmp/remapfs-rss.XXXXXX)
-cleanup() {
-  local job
-  for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done  # a fio load
-  if mountpoint -q "$work/mnt" 2>/dev/null; then
-    fusermount3 -u "$work/mnt" 2>/dev/null || umount -l "$work/mnt" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+# shellcheck source=benchmarks/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_tools fusermount3:fuse3
+bench_remapfs "${1:-}"
+bench_setup /var/tmp
+work=$BENCH_TMP
 fallocate -l 1G "$work/main.img"
-mkdir "$work/mnt"
 
-# mib_of PID KEY -> a /proc/PID/status value (VmRSS, VmHWM) in MiB.
+# mib_of PID KEY: a /proc/PID/status value (VmRSS, VmHWM) in MiB.
 mib_of() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
-report() {  # report PID PHASE IOPS RSS_UNDER_LOAD
-  printf '%-18s %7s %10s %9s %9s %8s\n' "$2" "$3" "$4" "$(mib_of "$1" VmRSS)" \
-    "$(mib_of "$1" VmHWM)" "$(awk '$1 == "Threads:" { print $2 }' "/proc/$1/status")"
+# RssAnon is the daemon's own memory; the rest of VmRSS is the pages of the
+# binary and its libraries mapped so far, which varies with the page cache
+# (the kernel maps cached neighbours of a faulting page as well).
+report() {  # report PHASE IOPS RSS_UNDER_LOAD
+  printf '%-18s %7s %10s %9s %9s %9s %8s\n' "$1" "$2" "$3" "$(mib_of "$REMAPFS_PID" VmRSS)" \
+    "$(mib_of "$REMAPFS_PID" RssAnon)" "$(mib_of "$REMAPFS_PID" VmHWM)" \
+    "$(awk '$1 == "Threads:" { print $2 }' "/proc/$REMAPFS_PID/status")"
 }
 
-# run_load PID RW BS DEPTH: one fio load on the disk file in the mount; the
-# daemon's RSS is read half way through it. Reports the phase.
+# run_load RW BS DEPTH: one fio load on the disk file; the daemon's RSS is
+# read half way through it (by a sleeper in the background).
 run_load() {
-  local pid=$1 rw=$2 bs=$3 depth=$4 during
-  fio --name=rss --filename="$work/mnt/main.img" --rw="$rw" --bs="$bs" --iodepth="$depth" \
-    --ioengine=libaio --direct=1 --time_based --runtime="$RUNTIME" \
-    --output-format=terse --terse-version=3 --output="$work/fio.out" &
-  local fio_pid=$!
-  sleep "$(awk -v t="$RUNTIME" 'BEGIN { print t / 2 }')"
-  during=$(mib_of "$pid" VmRSS)
-  wait "$fio_pid"
-  report "$pid" "$rw $bs QD$depth" \
-    "$(awk -F';' -v rw="$rw" '{ print (rw ~ /read/) ? $8 : $49 }' "$work/fio.out")" "$during"
+  local rw=$1 bs=$2 depth=$3
+  rm -f "$work/during"
+  (sleep "$(awk -v t="$RUNTIME" 'BEGIN { print t / 2 }')" &&
+    mib_of "$REMAPFS_PID" VmRSS >"$work/during") 2>/dev/null &
+  fio_iops "$EXPOSED" "$rw" "$bs" "$RUNTIME" --ioengine=libaio --direct=1 --iodepth="$depth"
+  wait $! 2>/dev/null || true
+  report "$rw $bs QD$depth" "$FIO_IOPS" "$(cat "$work/during" 2>/dev/null || echo -)"
 }
 
 # The mappings that hold most of the RSS, then the totals by kind: a thread
@@ -74,30 +70,31 @@ largest_mappings() {
 }
 
 run_mode() {  # run_mode LABEL [mount options...]
-  local label=$1 pid target
+  local label=$1 target
   shift
   rm -f "$work/spare.img"
-  "$REMAPFS" format "$work/main.img" "$work/spare.img" --spare-size 256M >/dev/null
-  "$REMAPFS" mount "$work/main.img" "$work/spare.img" "$work/mnt" "$@" --log-level warn
-  pid=$(pgrep -n -f "^$REMAPFS mount $work/main.img") || { echo "no daemon" >&2; exit 1; }
+  "$REMAPFS" format "$work/main.img" "$work/spare.img" --spare-size 256M >/dev/null ||
+    bench_die "$REMAPFS format failed"
+  remapfs_start "$REMAPFS" "$work/main.img" "$work/spare.img" "$work/mnt" "$@" \
+    --log-level warn || bench_die "mount failed"
   if ((REMAPS > 0)); then echo "0+$REMAPS" >"$work/mnt/control/add_bad"; fi
   target=$(awk -v r="$REMAPS" 'BEGIN { printf "%.1f", 32 + r * 64 / 1048576 }')
   echo "== $label: $REMAPS remaps, target $target MiB (32 MiB + 64 B per remap)"
-  printf '%-18s %7s %10s %9s %9s %8s\n' phase iops load_rss rss_mib hwm_mib threads
-  report "$pid" "after mount" - -
-  run_load "$pid" randread 4k 32
-  run_load "$pid" read 1M 16
-  run_load "$pid" randwrite 4k 32
-  run_load "$pid" write 1M 16
+  printf '%-18s %7s %10s %9s %9s %9s %8s\n' phase iops load_rss rss_mib anon_mib hwm_mib \
+    threads
+  report "after mount" - -
+  run_load randread 4k 32
+  run_load read 1M 16
+  run_load randwrite 4k 32
+  run_load write 1M 16
   sleep "$IDLE"
-  report "$pid" "idle ${IDLE}s after" - -
-  awk -v hwm="$(mib_of "$pid" VmHWM)" -v t="$target" 'BEGIN {
+  report "idle ${IDLE}s after" - -
+  awk -v hwm="$(mib_of "$REMAPFS_PID" VmHWM)" -v t="$target" 'BEGIN {
     printf "peak RSS (VmHWM) %.1f MiB: %s the target of %.1f MiB\n", hwm,
            hwm <= t ? "within" : "OVER", t }'
   echo "largest mappings (idle, after the loads):"
-  largest_mappings "$pid"
-  fusermount3 -u "$work/mnt"
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  largest_mappings "$REMAPFS_PID"
+  "${BENCH_STOP[@]}"
 }
 
 run_mode "buffered"
