@@ -21,12 +21,15 @@
 #include <spdlog/spdlog.h>
 
 #include "remapfs_fs.h"
+#include "request_reader.h"
 
 namespace remapfs::fuse {
 namespace {
 
 // A WRITE's data follows these two headers (protocol 7.9 and later).
 constexpr size_t kWriteHeaders = sizeof(fuse_in_header) + sizeof(fuse_write_in);
+// A READ request ends where its reply area (WorkerReplyArea) begins.
+static_assert(sizeof(fuse_in_header) + sizeof(fuse_read_in) <= kWriteHeaders);
 
 thread_local std::span<char> t_reply_area;
 
@@ -37,9 +40,11 @@ thread_local std::span<char> t_reply_area;
 //    |     |-headers-|=== WRITE data, or READ reply ===...|
 //          ^ request (buf.mem)
 //
-// libfuse reads each request with a count of its se->bufsize, which 3.14
-// sets to 256 pages + 4 KiB (FUSE_MAX_MAX_PAGES, FUSE_BUFFER_HEADER_SIZE);
-// the buffer holds that much from buf.mem on.
+// A request is read with a count of exactly the room from buf.mem on
+// (ReadRequest), never libfuse's own: page + max_write + the headers, which
+// the kernel requires to be at least FUSE_MIN_READ_BUFFER and the headers
+// plus max_write. No request can be larger (the kernel bounds each to the
+// count; max_write and max_read are kMaxRequestBytes, see OpInit).
 class ReceiveBuffer {
  public:
   ReceiveBuffer() = default;
@@ -51,24 +56,25 @@ class ReceiveBuffer {
 
   bool Allocate() {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t libfuse_bufsize = 256 * page + 4096;
-    size_ = page + libfuse_bufsize;
+    size_ = page + kMaxRequestBytes + page;
     void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return false;
     base_ = static_cast<char*>(p);
     aligned_ = base_ + page;
     buf.mem = aligned_ - kWriteHeaders;
-    buf.size = size_ - (page - kWriteHeaders);
+    room_ = static_cast<size_t>(base_ + size_ - static_cast<char*>(buf.mem));
     return true;
   }
+  std::span<char> Room() const { return {static_cast<char*>(buf.mem), room_}; }
   std::span<char> ReplyArea() const { return {aligned_, kMaxRequestBytes}; }
 
-  fuse_buf buf{};  // the request; libfuse sets size and flags
+  fuse_buf buf{};  // the request: mem fixed, size set for each one
 
  private:
   char* base_ = nullptr;
   char* aligned_ = nullptr;
   size_t size_ = 0;
+  size_t room_ = 0;
 };
 
 class Pool;
@@ -127,15 +133,20 @@ class Pool {
     fuse_buf& buf = w->buffer.buf;
     while (!fuse_session_exited(se_)) {
       pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);
-      int res = fuse_session_receive_buf(se_, &buf);
+      ssize_t res = ReadRequest(fuse_session_fd(se_), w->buffer.Room());
       pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+      // As libfuse: a request read after the session ended is dropped (the
+      // kernel fails it when the device closes; nothing was acknowledged).
+      if (fuse_session_exited(se_)) break;
       if (res == -EINTR) continue;
-      if (res <= 0) {  // 0: unmounted; < 0: the device failed
+      if (res < 0) {  // ENODEV: unmounted or aborted; else the device failed
         std::lock_guard lock(mu_);
-        if (res < 0) error_ = res;
+        if (res != -ENODEV) error_ = static_cast<int>(res);
         fuse_session_exit(se_);
         break;
       }
+      buf.size = static_cast<size_t>(res);
+      buf.flags = static_cast<fuse_buf_flags>(0);
       const bool forget = IsForget(buf);
       {
         std::lock_guard lock(mu_);
@@ -176,8 +187,8 @@ class Pool {
 
   fuse_session* const se_;
   const unsigned max_workers_;
-  sem_t finished_;  // posted by a worker whose loop ended
-  std::mutex mu_;   // guards everything below
+  sem_t finished_;             // posted by a worker whose loop ended
+  std::mutex mu_;              // guards everything below
   std::list<Worker> workers_;  // a list: a Worker never moves
   unsigned available_ = 0;     // workers waiting for a request
   bool exiting_ = false;

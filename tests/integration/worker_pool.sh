@@ -9,8 +9,13 @@
 #    data in its aligned place is stored intact; unaligned 1 MiB reads
 #    (through the bounce buffer under O_DIRECT) equal aligned ones; after a
 #    remount every block verifies again.
-#  - SIGTERM and SIGHUP under load end the daemon with exit code 0 and the
-#    mount gone; data written and fsync'd before the signal is intact.
+#  - SIGTERM and SIGHUP under load, SIGTERM idle, end the daemon with exit
+#    code 0 and the mount gone; data written and fsync'd before the signal
+#    is intact.
+#  - umount -l while a writer holds the disk open and fio is busy: the
+#    daemon serves the open file to its close, then exits 0; writes (and a
+#    a remap) acknowledged, never fsync'd, are there at the next mount,
+#    partly on the spare (the final sync runs after the last worker).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_environment fio cmp dd
 
@@ -89,10 +94,68 @@ check_signal_under_load() {  # check_signal_under_load SIGNAL MOUNT_ARGS...
   echo "   ok: the data fsync'd before SIG$sig is in MAIN"
 }
 
+# (Not SIGINT: a script's background jobs start with it ignored, and
+# libfuse leaves an ignored signal alone.)
+check_signal_idle() {  # check_signal_idle SIGNAL MOUNT_ARGS...
+  local sig=$1; shift
+  say "SIG$sig while idle ($*)"
+  make_main "$DIR/main.img" "$MAIN_BYTES"
+  rm -f "$DIR/spare.img"
+  format_volume "$DIR/main.img" "$DIR/spare.img" --spare-size 4M
+  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+  local pid=$MOUNT_PID rc=0
+  kill -"$sig" "$pid"
+  wait_until 10 eval "! kill -0 $pid" || fail "daemon still running 10 s after SIG$sig"
+  wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "exit code of the daemon after SIG$sig while idle"
+  is_mounted "$MNT" && fail "$MNT still mounted after SIG$sig"
+  echo "   ok: exit code 0, $MNT unmounted"
+}
+
+check_lazy_unmount_under_load() {  # check_lazy_unmount_under_load MOUNT_ARGS...
+  say "umount -l while the disk is open and busy ($*)"
+  make_main "$DIR/main.img" "$MAIN_BYTES"
+  rm -f "$DIR/spare.img"
+  format_volume "$DIR/main.img" "$DIR/spare.img" --spare-size 4M
+  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+  local pid=$MOUNT_PID rc=0 fd
+  head -c $((2 << 20)) /dev/urandom >"$TMP/late"
+  control_write "$MNT" add_bad "$(((2 << 20) / SECTOR))+8"
+  exec {fd}<>"$MNT/main.img"
+  fio --name=load --filename="$MNT/main.img" --rw=randrw --bsrange=4k-1M --ioengine=libaio \
+    --iodepth=32 --direct=1 --offset=16M --size=32M --time_based --runtime=3 \
+    --output=/dev/null >"$TMP/load.out" 2>&1 &
+  local fio_pid=$!
+  CLEANUP_HOOKS+=("kill $fio_pid 2>/dev/null")
+  sleep 1
+  umount -l "$MNT" || fail "umount -l $MNT"
+  # Through the descriptor opened before, no fsync: 2 MiB at MiB 2, whose
+  # first 8 sectors were remapped before the unmount.
+  dd if="$TMP/late" of="/proc/self/fd/$fd" bs=1M seek=2 conv=notrunc status=none ||
+    fail "write through the descriptor opened before umount -l"
+  wait "$fio_pid" || fail "fio through the lazily unmounted disk: $(tail -5 "$TMP/load.out")"
+  kill -0 "$pid" || fail "the daemon exited while the disk was still open"
+  exec {fd}>&-
+  wait_until 10 eval "! kill -0 $pid" || fail "daemon still running 10 s after the last close"
+  wait "$pid" || rc=$?
+  [[ $rc -eq 0 ]] || tail -20 "$MOUNT_LOG" >&2
+  assert_eq 0 "$rc" "exit code of the daemon after umount -l and the last close"
+  echo "   ok: the daemon served the open disk to its close, then exited 0"
+  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+  cmp -s <(dd if="$MNT/main.img" bs=1M skip=2 count=2 status=none) "$TMP/late" ||
+    fail "data written after umount -l (acknowledged, not fsync'd) lost at exit"
+  assert_eq 8 "$(status_value "$MNT" remapped)" "remapped sectors at the next mount"
+  echo "   ok: the writes acknowledged after umount -l and the remap are there at the next mount"
+  unmount_remapfs "$MNT"
+}
+
 pick_direct_io_dir
 for mode in off on; do
   check_many_requests --direct-io "$mode"
   check_signal_under_load TERM --direct-io "$mode"
 done
 check_signal_under_load HUP --direct-io on
+check_signal_idle TERM --direct-io off
+check_lazy_unmount_under_load --direct-io off
+check_lazy_unmount_under_load --direct-io on
 pass
