@@ -4,12 +4,12 @@
 // /dev/fuse it hands out one message per read(2), and it truncates a message
 // to the count, so a count larger than the room would show as bytes written
 // past it.
+#include <linux/fuse.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
-#include <linux/fuse.h>
 #include <vector>
 
 #include "fuse/request_reader.h"
