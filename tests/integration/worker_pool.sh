@@ -23,6 +23,14 @@ MNT=$TMP/mnt
 DIR=""  # where MAIN and SPARE live: a filesystem that takes O_DIRECT
 MAIN_BYTES=$((64 << 20))
 
+# fresh_mount MOUNT_ARGS...: a new MAIN and a 4 MiB spare, mounted on MNT.
+fresh_mount() {
+  make_main "$DIR/main.img" "$MAIN_BYTES"
+  rm -f "$DIR/spare.img"
+  format_volume "$DIR/main.img" "$DIR/spare.img" --spare-size 4M
+  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+}
+
 # fio_verified WRITE_OR_VERIFY_ONLY: 4 jobs, each on its own 16 MiB, 16
 # requests in flight per job, blocks of 4 KiB to 1 MiB, every block read
 # back and checked; with --verify_only, the same blocks checked again.
@@ -47,10 +55,7 @@ unaligned_reads_match() {
 
 check_many_requests() {  # check_many_requests MOUNT_ARGS...
   say "many requests in flight, 4 KiB to 1 MiB, verified ($*)"
-  make_main "$DIR/main.img" "$MAIN_BYTES"
-  rm -f "$DIR/spare.img"
-  format_volume "$DIR/main.img" "$DIR/spare.img" --spare-size 4M
-  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+  fresh_mount "$@"
   # Some of every job's region lives on the spare.
   control_write "$MNT" add_bad "2000+64 40001+100 70000+17 100003+9"
   fio_verified
@@ -68,10 +73,7 @@ check_many_requests() {  # check_many_requests MOUNT_ARGS...
 check_signal_under_load() {  # check_signal_under_load SIGNAL MOUNT_ARGS...
   local sig=$1; shift
   say "SIG$sig while requests are in flight ($*)"
-  make_main "$DIR/main.img" "$MAIN_BYTES"
-  rm -f "$DIR/spare.img"
-  format_volume "$DIR/main.img" "$DIR/spare.img" --spare-size 4M
-  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+  fresh_mount "$@"
   head -c $((3 << 20)) /dev/urandom >"$TMP/pattern"
   dd if="$TMP/pattern" of="$MNT/main.img" bs=1M seek=7 conv=notrunc,fsync status=none ||
     fail "write the pattern"
@@ -99,10 +101,7 @@ check_signal_under_load() {  # check_signal_under_load SIGNAL MOUNT_ARGS...
 check_signal_idle() {  # check_signal_idle SIGNAL MOUNT_ARGS...
   local sig=$1; shift
   say "SIG$sig while idle ($*)"
-  make_main "$DIR/main.img" "$MAIN_BYTES"
-  rm -f "$DIR/spare.img"
-  format_volume "$DIR/main.img" "$DIR/spare.img" --spare-size 4M
-  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+  fresh_mount "$@"
   local pid=$MOUNT_PID rc=0
   kill -"$sig" "$pid"
   wait_until 10 eval "! kill -0 $pid" || fail "daemon still running 10 s after SIG$sig"
@@ -114,10 +113,7 @@ check_signal_idle() {  # check_signal_idle SIGNAL MOUNT_ARGS...
 
 check_lazy_unmount_under_load() {  # check_lazy_unmount_under_load MOUNT_ARGS...
   say "umount -l while the disk is open and busy ($*)"
-  make_main "$DIR/main.img" "$MAIN_BYTES"
-  rm -f "$DIR/spare.img"
-  format_volume "$DIR/main.img" "$DIR/spare.img" --spare-size 4M
-  mount_remapfs "$DIR/main.img" "$DIR/spare.img" "$MNT" "$@"
+  fresh_mount "$@"
   local pid=$MOUNT_PID rc=0 fd
   head -c $((2 << 20)) /dev/urandom >"$TMP/late"
   control_write "$MNT" add_bad "$(((2 << 20) / SECTOR))+8"
