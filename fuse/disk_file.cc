@@ -3,10 +3,11 @@
 
 #include <algorithm>
 #include <memory>
-#include <vector>
+#include <span>
 
 #include "fuse_callback.h"
 #include "remapfs_fs.h"
+#include "worker_pool.h"
 
 namespace remapfs::fuse {
 
@@ -32,14 +33,20 @@ int RemapFs::DiskRead(fuse_req_t req, size_t size, off_t off) {
     return 0;
   }
   size_t len = std::min<uint64_t>(size, disk_size - off);
-  // One buffer per worker thread, grown once to the largest request seen
-  // (at most max_read): the read path allocates nothing per request. The
-  // reply copies it out before the worker takes its next request.
-  thread_local std::vector<char> buf;
-  if (buf.size() < len) buf.resize(std::max(len, size_t{64} << 10));
-  Status st = volume_->Read(static_cast<uint64_t>(off), buf.data(), len);
+  // The data is read into the worker's own receive buffer, behind the
+  // request (worker_pool.h): page aligned, so O_DIRECT fills it without a
+  // bounce copy, and no worker holds a second buffer. The reply copies it
+  // out before the worker takes its next request. A thread outside the
+  // pool (none today) gets a buffer for this one request.
+  std::span<char> area = WorkerReplyArea();
+  std::unique_ptr<char[]> own;
+  if (area.size() < len) {
+    own.reset(new char[len]);
+    area = {own.get(), len};
+  }
+  Status st = volume_->Read(static_cast<uint64_t>(off), area.data(), len);
   if (!st.ok()) return ToFuseErrno(st, "read disk");
-  fuse_reply_buf(req, buf.data(), len);
+  fuse_reply_buf(req, area.data(), len);
   return 0;
 }
 

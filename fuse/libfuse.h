@@ -1,6 +1,6 @@
 // The one place the libfuse API version is chosen: every adapter file
 // includes this instead of <fuse_lowlevel.h> so they all see the same ABI
-// (3.14: fuse_loop_cfg_* and the opaque struct fuse_loop_config).
+// (3.14).
 #pragma once
 
 #ifndef FUSE_USE_VERSION

@@ -144,6 +144,9 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   conn->max_write = kMaxRequestBytes;
   // Every write must reach the core before write() returns: no page cache.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // Requests arrive in the worker's buffer, never in a pipe: the layout
+  // worker_pool.h gives WRITE data and READ replies depends on it.
+  conn->want &= ~FUSE_CAP_SPLICE_READ;
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
   // Asynchronous direct I/O (a VM's or fio's queue of reads) travels as
   // background requests, of which the kernel keeps at most max_background

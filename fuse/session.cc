@@ -1,7 +1,8 @@
 #include "session.h"
+#include "worker_pool.h"
 
-#include <csignal>
 #include <cstdio>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -9,25 +10,10 @@
 namespace remapfs::fuse {
 namespace {
 
-// Worker threads of the multithreaded loop: enough for parallel I/O from a
-// VM or loop device without unbounded growth.
+// Worker threads of the pool (worker_pool.h): enough for parallel I/O from
+// a VM or loop device without unbounded growth. Each holds a receive buffer
+// of max_write + 2 pages once a large request has used it.
 constexpr unsigned kMaxWorkerThreads = 16;
-
-int RunLoop(fuse_session* se) {
-  fuse_loop_config* config = fuse_loop_cfg_create();
-  if (config == nullptr) return -ENOMEM;
-  fuse_loop_cfg_set_clone_fd(config, 0);
-  fuse_loop_cfg_set_max_threads(config, kMaxWorkerThreads);
-  int ret = fuse_session_loop_mt(se, config);
-  fuse_loop_cfg_destroy(config);
-  return ret;
-}
-
-// A loop ended by SIGINT/SIGTERM/SIGHUP (fusermount3 -u, Ctrl-C) is a clean
-// shutdown, whatever libfuse reports for it.
-bool IsCleanExit(int ret) {
-  return ret == 0 || ret == -SIGINT || ret == -SIGTERM || ret == -SIGHUP;
-}
 
 }  // namespace
 
@@ -59,9 +45,12 @@ int Serve(const ServeOptions& options, RemapFs* fs) {
         options.after_daemonize();
       }
       spdlog::info("mounted on {}", options.mountpoint);
-      int ret = RunLoop(se);
-      if (!IsCleanExit(ret)) spdlog::error("FUSE loop failed: {}", ret);
-      exit_code = IsCleanExit(ret) ? 0 : 1;
+      // An unmount and SIGTERM/SIGINT/SIGHUP (Ctrl-C) are clean shutdowns:
+      // the pool returns 0 for them (libfuse's own loop reported the
+      // signal's number, which made them exit 1).
+      int ret = RunWorkerPool(se, kMaxWorkerThreads);
+      if (ret != 0) spdlog::error("FUSE loop failed: {}", std::strerror(-ret));
+      exit_code = ret == 0 ? 0 : 1;
       fuse_session_unmount(se);
       spdlog::info("unmounted {}", options.mountpoint);
     }

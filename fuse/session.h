@@ -1,5 +1,6 @@
 // The libfuse session lifecycle, as passthrough_hp.cc does it: new, signal
-// handlers, mount, daemonize, multithreaded loop, unmount, destroy.
+// handlers, mount, daemonize, multithreaded loop (our worker pool,
+// worker_pool.h), unmount, destroy.
 #pragma once
 
 #include <functional>
