@@ -24,6 +24,11 @@ namespace remapfs {
 namespace {
 
 std::atomic<bool> g_unavailable{false};
+// Rings closed so far. liburing maps and unmaps a ring with raw system
+// calls, so ThreadSanitizer cannot see that a new ring mapped where an
+// ended thread's ring was is new memory: closing a ring releases this and
+// making one acquires it, which orders the two for it as the kernel does.
+std::atomic<uint64_t> g_rings_closed{0};
 // Bumped in a forked child: a ring made before the fork belongs to the parent.
 std::atomic<uint64_t> g_fork_generation{0};
 std::once_flag g_atfork_once;
@@ -40,7 +45,7 @@ class ThreadRing {
   ThreadRing(const ThreadRing&) = delete;
   ThreadRing& operator=(const ThreadRing&) = delete;
   ~ThreadRing() {
-    if (ready_) io_uring_queue_exit(&ring_);
+    if (ready_) Close();
   }
 
   // Null when this thread cannot use a ring.
@@ -49,7 +54,7 @@ class ThreadRing {
     const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
     if (ready_ && generation_ == generation) return &ring_;
     if (ready_) {  // a forked child: unmap the parent's ring, never enter it
-      io_uring_queue_exit(&ring_);
+      Close();
       ready_ = false;
     }
     if (g_unavailable.load(std::memory_order_relaxed)) return nullptr;
@@ -66,6 +71,7 @@ class ThreadRing {
       NoteUnavailable(-err);
       return nullptr;
     }
+    g_rings_closed.load(std::memory_order_acquire);
     ready_ = true;
     generation_ = generation;
     return &ring_;
@@ -79,6 +85,11 @@ class ThreadRing {
   }
 
  private:
+  void Close() {
+    g_rings_closed.fetch_add(1, std::memory_order_release);
+    io_uring_queue_exit(&ring_);
+  }
+
   io_uring ring_{};
   bool ready_ = false;
   bool broken_ = false;

@@ -38,7 +38,8 @@ std::unique_ptr<BlockDevice> OpenTestFile(const std::string& dir, uint64_t size,
 // The FileDevice of what OpenTestFile returned (REQUIREd to be one).
 BlockDevice* FileDeviceOf(BlockDevice* opened);
 
-// Buffers carved from one block of memory, valid until Reset.
+// Buffers carved from one block of memory, valid until Reset. One thread
+// per pool; running out aborts (the test asked for too much).
 class BufferPool {
  public:
   explicit BufferPool(size_t bytes);
