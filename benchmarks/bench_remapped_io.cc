@@ -38,9 +38,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_files.h"
 #include "remapfs/volume.h"
 
 using namespace remapfs;
+using namespace remapfs::bench;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -76,20 +78,6 @@ const Job kJobs[] = {
     {"rand write 4k x32", true, false, 4096, 32, "ratios within 10% of the last build's"},
 };
 
-void Check(const Status& st, const char* what) {
-  if (st.ok()) return;
-  std::fprintf(stderr, "bench_remapped_io: %s: %s\n", what, st.ToString().c_str());
-  std::exit(1);
-}
-
-std::unique_ptr<BlockDevice> OpenFile(const std::string& path, bool direct) {
-  FileDeviceOptions options;
-  options.direct_io = direct;
-  std::unique_ptr<BlockDevice> dev;
-  Check(OpenFileDevice(path, options, &dev), path.c_str());
-  return dev;
-}
-
 // MAIN fully written (a hole would read as zeros without touching the disk).
 void CreateMain(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -116,20 +104,8 @@ std::unique_ptr<Volume> OpenVolume(const std::string& main, const std::string& s
 // kPerAddBad per add_bad call.
 void CreateSpare(const std::string& main, const std::string& spare,
                  const std::vector<uint64_t>& order, uint64_t n) {
-  unlink(spare.c_str());
-  int fd = ::open(spare.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0 || ::ftruncate(fd, kSpareBytes) != 0) Check(Status::IoError(spare), "create spare");
-  ::close(fd);
-  Geometry g;
-  g.sector_size = kSs;
-  g.main_sectors = kMainBytes / kSs;
-  g.spare_sectors = kSpareBytes / kSs;
-  Check(ComputePlacement(kSs, g.spare_sectors, Strategy::kAuto, &g.placement), "placement");
-  {
-    std::unique_ptr<BlockDevice> dev = OpenFile(spare, true);
-    std::unique_ptr<MetadataStore> formatted;
-    Check(MetadataStore::Format(dev.get(), g, &formatted), "format");
-  }
+  CreateFile(spare, kSpareBytes);
+  FormatSpare(OpenFile(spare, true).get(), kMainBytes);
   std::unique_ptr<Volume> v = OpenVolume(main, spare, true);
   for (uint64_t i = 0; i < n; i += kPerAddBad) {
     std::vector<SectorRange> ranges;

@@ -25,8 +25,8 @@
 #include <numeric>
 #include <type_traits>
 
+#include "batch_slices.h"
 #include "bounce_buffer.h"
-#include "device_range.h"
 #include "remapfs/aligned_device.h"
 
 namespace remapfs {
@@ -60,31 +60,15 @@ Status AlignedDevice::WriteBatch(std::span<const WriteRequest> requests, size_t*
 
 template <typename Request>
 Status AlignedDevice::RunBatch(std::span<const Request> requests, size_t* failed) {
-  constexpr bool kWrite = std::is_same_v<Request, WriteRequest>;
-  // A request past the end fails as Read/Write would; those before it run.
-  size_t valid = 0;
-  Status out_of_range;
-  for (; valid < requests.size(); ++valid) {
-    out_of_range = CheckDeviceRange(kWrite ? "write" : "read", requests[valid].offset,
-                                    requests[valid].len, size_);
-    if (!out_of_range.ok()) break;
-  }
-  for (size_t begin = 0; begin < valid; begin += kBatchSlice) {
-    const auto slice = requests.subspan(begin, std::min(kBatchSlice, valid - begin));
-    size_t at = 0;
-    Status st;
-    const bool plain = slice.size() == 1 || ThreadBounceBuffer() == nullptr;
-    if constexpr (kWrite) {
-      st = plain ? BlockDevice::WriteBatch(slice, &at) : WriteSlice(slice, &at);
-    } else {
-      st = plain ? BlockDevice::ReadBatch(slice, &at) : ReadSlice(slice, &at);
-    }
-    if (st.ok()) continue;
-    if (failed != nullptr) *failed = begin + at;
-    return st;  // later slices hold higher indices
-  }
-  if (!out_of_range.ok() && failed != nullptr) *failed = valid;
-  return out_of_range;
+  return RunInSlices(requests, failed, size_, "device", kBatchSlice,
+                     [this](std::span<const Request> slice, size_t* at) {
+                       const bool plain = slice.size() == 1 || ThreadBounceBuffer() == nullptr;
+                       if constexpr (std::is_same_v<Request, WriteRequest>) {
+                         return plain ? BlockDevice::WriteBatch(slice, at) : WriteSlice(slice, at);
+                       } else {
+                         return plain ? BlockDevice::ReadBatch(slice, at) : ReadSlice(slice, at);
+                       }
+                     });
 }
 
 namespace {

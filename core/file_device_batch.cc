@@ -17,6 +17,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "batch_slices.h"
 #include "file_device.h"
 #include "uring_batch.h"
 
@@ -51,23 +52,10 @@ Status FileDevice::WriteBatch(std::span<const WriteRequest> requests, size_t* fa
 
 template <typename Request>
 Status FileDevice::RunBatch(std::span<const Request> requests, size_t* failed) {
-  // A request past the end fails as Read/Write would; those before it run.
-  size_t valid = 0;
-  Status out_of_range;
-  for (; valid < requests.size(); ++valid) {
-    out_of_range = CheckRange(kIsWrite<Request> ? "write" : "read", requests[valid].offset,
-                              requests[valid].len);
-    if (!out_of_range.ok()) break;
-  }
-  for (size_t begin = 0; begin < valid; begin += kUringMaxOps) {
-    size_t at = 0;
-    Status st = RunSlice(requests.subspan(begin, std::min(kUringMaxOps, valid - begin)), &at);
-    if (st.ok()) continue;
-    if (failed != nullptr) *failed = begin + at;
-    return st;  // later slices hold higher indices
-  }
-  if (!out_of_range.ok() && failed != nullptr) *failed = valid;
-  return out_of_range;
+  return RunInSlices(requests, failed, size_, path_, kUringMaxOps,
+                     [this](std::span<const Request> slice, size_t* at) {
+                       return RunSlice(slice, at);
+                     });
 }
 
 template <typename Request>

@@ -33,7 +33,22 @@ std::atomic<uint64_t> g_rings_closed{0};
 std::atomic<uint64_t> g_fork_generation{0};
 std::once_flag g_atfork_once;
 
-void NoteUnavailable(int err) {
+std::atomic<bool> g_short_noted{false};
+
+// A refusal by policy or by the kernel (seccomp, kernel.io_uring_disabled,
+// no io_uring at all) holds for the whole process: no thread asks again. A
+// shortage (ENOMEM, EMFILE, ENFILE, EAGAIN) passes: this call does its I/O
+// itself and a later one tries again, so a moment without a file
+// descriptor does not cost the process its rings for good.
+void NoteSetupFailure(int err) {
+  const bool shortage = err == ENOMEM || err == EMFILE || err == ENFILE || err == EAGAIN;
+  if (shortage) {
+    if (!g_short_noted.exchange(true))
+      spdlog::warn("io_uring ring setup failed ({}): such requests go to the devices one by "
+                   "one until a ring can be made",
+                   std::strerror(err));
+    return;
+  }
   if (!g_unavailable.exchange(true))
     spdlog::warn("io_uring unavailable ({}): the runs of a request go to the devices one by one",
                  std::strerror(err));
@@ -68,7 +83,7 @@ class ThreadRing {
                                       IORING_SETUP_SUBMIT_ALL);
     if (err == -EINVAL) err = io_uring_queue_init(kUringMaxOps, &ring_, 0);
     if (err < 0) {
-      NoteUnavailable(-err);
+      NoteSetupFailure(-err);
       return nullptr;
     }
     g_rings_closed.load(std::memory_order_acquire);
@@ -123,10 +138,14 @@ bool RunOnThreadRing(std::span<UringOp> ops) {
   io_uring* ring = thread_ring.Get();
   if (ring == nullptr) return false;
   // The ring is empty between calls and holds kUringMaxOps entries.
-  const size_t n = std::min(ops.size(), kUringMaxOps);
+  size_t n = std::min(ops.size(), kUringMaxOps);
   for (size_t i = 0; i < ops.size(); ++i) ops[i].result = -ECANCELED;
   for (size_t i = 0; i < n; ++i) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    if (sqe == nullptr) {  // never while the ring is empty; the rest stay -ECANCELED
+      n = i;
+      break;
+    }
     const UringOp& op = ops[i];
     if (op.write) io_uring_prep_writev(sqe, op.fd, op.iov, op.iovcnt, op.offset);
     else io_uring_prep_readv(sqe, op.fd, op.iov, op.iovcnt, op.offset);

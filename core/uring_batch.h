@@ -5,7 +5,8 @@
 // thread ends, so threads never share or lock one. A ring made before a
 // fork() is left to the parent: the child makes its own. When the kernel
 // refuses io_uring (a seccomp filter, kernel.io_uring_disabled, an old
-// kernel), RunOnThreadRing says so and the caller does its I/O itself.
+// kernel) or has no room for a ring (ENOMEM, EMFILE), RunOnThreadRing says
+// so and the caller does its I/O itself.
 #pragma once
 
 #include <sys/uio.h>
@@ -33,8 +34,10 @@ inline constexpr size_t kUringMaxOps = 128;
 
 // Runs `ops` (at most kUringMaxOps) concurrently and returns once every op
 // the kernel took has completed: nothing of theirs is in flight after it.
-// False, with nothing run, when this process has no io_uring (the reason is
-// logged once).
+// False, with nothing run, when the calling thread has no ring: the process
+// has no io_uring (a refusal, logged once, which holds for good), or a ring
+// could not be made for want of memory or descriptors (logged once; a later
+// call tries again).
 bool RunOnThreadRing(std::span<UringOp> ops);
 
 }  // namespace remapfs

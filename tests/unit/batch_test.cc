@@ -4,14 +4,8 @@
 // many threads at once; and it fails as they would, at the lowest-index
 // request that fails, with that request's own status: past the end, on a
 // file that shrank under it (short transfers), on a file that refuses
-// writes. AlignedDevice's own batch is in aligned_batch_test.cc.
-#include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
+// writes. AlignedDevice's own batch is in aligned_batch_test.cc; batches
+// without a ring, and a write cut short, in batch_child_test.cc.
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,7 +17,6 @@
 
 #include "batch_test_util.h"
 #include "remapfs/faulty_device.h"
-#include "uring_batch.h"
 
 using namespace remapfs;
 using namespace remapfs::testing;
@@ -270,60 +263,4 @@ TEST_CASE("A write batch the file refuses fails at its first request, as Write s
       CHECK(st.ToString() == want.ToString());
     }
   }
-}
-
-namespace {
-
-// Makes io_uring_setup fail with EPERM for this process from now on, as a
-// container's seccomp profile may.
-bool RefuseIoUring() {
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog program = {static_cast<unsigned short>(std::size(filter)), filter};
-  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
-}
-
-// In a child without io_uring: a batch's bytes, and its failure, as with a
-// ring. Returns the exit status (0: all as expected). No Catch in here.
-int BatchWithoutRing(const std::string& dir) {
-  if (!RefuseIoUring()) return 2;
-  if (RunOnThreadRing({})) return 3;  // a ring despite the filter
-  std::unique_ptr<BlockDevice> dev;
-  FileDeviceOptions options;
-  options.exclusive_lock = false;
-  if (!OpenFileDevice(dir + "/disk.img", options, &dev).ok()) return 4;
-  const auto data = Pattern(0, 3 * 4096, 11);
-  const std::vector<WriteRequest> writes = {{8192, data.data() + 8192, 4096},
-                                            {0, data.data(), 8192}};
-  if (!dev->WriteBatch(writes, nullptr).ok()) return 5;
-  std::vector<uint8_t> back(3 * 4096);
-  const std::vector<ReadRequest> reads = {{4096, back.data() + 4096, 8192}, {0, back.data(), 4096}};
-  if (!dev->ReadBatch(reads, nullptr).ok() || back != data) return 6;
-  std::vector<uint8_t> past(100);
-  const std::vector<ReadRequest> bad = {{0, back.data(), 10}, {kSize - 50, past.data(), 100}};
-  size_t failed = 99;
-  if (!dev->ReadBatch(bad, &failed).IsInvalidArgument() || failed != 1) return 7;
-  return 0;
-}
-
-}  // namespace
-
-TEST_CASE("Without io_uring (a seccomp filter refuses it) a batch runs one request at a time",
-          "[batch]") {
-  if (!RunOnThreadRing({})) WARN("io_uring is unavailable here: every batch runs this way");
-  VarTmpDir dir;
-  REQUIRE(!dir.path().empty());
-  CreateZeroFile(dir.path() + "/disk.img", kSize);
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) _exit(BatchWithoutRing(dir.path()));
-  int status = 0;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
 }

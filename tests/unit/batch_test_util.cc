@@ -1,26 +1,13 @@
 // Helpers of the batch tests: see batch_test_util.h.
 #include "batch_test_util.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 
 #include "file_device.h"
 
 namespace remapfs::testing {
-
-ShmDir::ShmDir() {
-  std::string tmpl = "/dev/shm/remapfs-test-XXXXXX";
-  if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-}
-
-ShmDir::~ShmDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
 
 std::unique_ptr<BlockDevice> OpenTestFile(const std::string& dir, uint64_t size, bool direct,
                                           bool read_only, bool create) {

@@ -16,16 +16,8 @@ namespace remapfs::testing {
 
 // A private directory on tmpfs (/dev/shm), removed with everything in it;
 // path() is empty when it could not be made.
-class ShmDir {
- public:
-  ShmDir();
-  ~ShmDir();
-  ShmDir(const ShmDir&) = delete;
-  ShmDir& operator=(const ShmDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+struct ShmDir : TempDirIn {
+  ShmDir() : TempDirIn("/dev/shm") {}
 };
 
 // DIR/disk.img, `size` zero bytes (made unless !create), opened as a mount
