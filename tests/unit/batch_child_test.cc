@@ -1,8 +1,8 @@
 // FileDevice's batches in a child process whose limits the test changes,
 // where a ring cannot be had or a transfer comes back short: without
 // io_uring (a seccomp filter refuses it) every batch runs request by
-// request; a thread short of descriptors runs its batch itself and later
-// threads get rings again; a write cut short by the file size limit fails
+// request; a thread short of descriptors runs its batch itself and makes
+// its ring once they are free; a write cut short by the file size limit fails
 // at the request it cut, as Write says, after the requests before it
 // landed. Each child reports by its exit status: no Catch in a child.
 #include <fcntl.h>
@@ -15,7 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <functional>
 #include <string>
@@ -91,16 +94,10 @@ int BatchWithoutRing(const std::string& dir) {
   return 0;
 }
 
-// Runs `fn` on a thread of its own, which has no ring yet.
-template <typename Fn>
-auto OnNewThread(Fn fn) {
-  decltype(fn()) result{};
-  std::thread([&] { result = fn(); }).join();
-  return result;
-}
-
-// With every descriptor taken, a thread cannot make a ring and does its
-// batch itself; once descriptors are free, a new thread gets a ring.
+// With every descriptor taken, a thread cannot make a ring and runs its
+// batch itself; once descriptors are free, the same thread makes one. No
+// thread is started, and no virtual call is first made, while descriptors
+// are short: UBSan's type check then needs a pipe.
 int RingsAfterDescriptorShortage(const std::string& dir) {
   std::unique_ptr<BlockDevice> dev = OpenDisk(dir);
   if (!dev) return 2;
@@ -108,22 +105,35 @@ int RingsAfterDescriptorShortage(const std::string& dir) {
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 3;
   limit.rlim_cur = std::min<rlim_t>(limit.rlim_cur, 512);
   if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 4;
-  std::vector<int> taken;
-  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) taken.push_back(fd);
-  if (errno != EMFILE) return 5;
   const auto data = Pattern(0, 2 * 4096, 13);
   std::vector<uint8_t> back(2 * 4096);
-  const bool fell_back = OnNewThread([&] {
-    const std::vector<WriteRequest> writes = {{4096, data.data() + 4096, 4096},
-                                              {0, data.data(), 4096}};
-    const std::vector<ReadRequest> reads = {{0, back.data(), 8192}};
-    return !RunOnThreadRing({}) && dev->WriteBatch(writes, nullptr).ok() &&
-           dev->ReadBatch(reads, nullptr).ok() && back == data;
+  const std::vector<WriteRequest> writes = {{4096, data.data() + 4096, 4096},
+                                            {0, data.data(), 4096}};
+  const std::vector<ReadRequest> reads = {{0, back.data(), 8192}};
+  if (!dev->WriteBatch(writes, nullptr).ok()) return 5;
+  spdlog::default_logger()->flush();  // the sink's first virtual call
+  std::atomic<int> phase{0};
+  int result = 0;
+  const auto await = [&phase](int p) {
+    while (phase.load() != p) std::this_thread::yield();
+  };
+  std::thread worker([&] {  // no ring yet
+    await(1);
+    const bool fell_back = !RunOnThreadRing({}) && dev->WriteBatch(writes, nullptr).ok() &&
+                           dev->ReadBatch(reads, nullptr).ok() && back == data;
+    phase.store(2);
+    await(3);
+    result = !fell_back ? 6 : !RunOnThreadRing({}) ? 7 : 0;
   });
-  if (!fell_back) return 6;
+  std::vector<int> taken;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) taken.push_back(fd);
+  const bool exhausted = errno == EMFILE;
+  phase.store(1);
+  await(2);
   for (int fd : taken) ::close(fd);
-  if (!OnNewThread([] { return RunOnThreadRing({}); })) return 7;
-  return 0;
+  phase.store(3);
+  worker.join();
+  return exhausted ? result : 8;
 }
 
 // The file size limit cuts the merged write of requests 0 and 1 (bytes
@@ -161,7 +171,7 @@ TEST_CASE("Without io_uring (a seccomp filter refuses it) a batch runs one reque
   InChild(BatchWithoutRing);
 }
 
-TEST_CASE("A thread short of descriptors runs its batch itself; later threads get rings again",
+TEST_CASE("A thread short of descriptors runs its batch itself, and gets a ring once they are free",
           "[batch_child]") {
   if (!RunOnThreadRing({})) WARN("io_uring is unavailable here: no ring to get back");
   else InChild(RingsAfterDescriptorShortage);
