@@ -20,9 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_files.h"
 #include "remapfs/volume.h"
 
 using namespace remapfs;
+using namespace remapfs::bench;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -38,43 +40,13 @@ double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void Check(const Status& st, const char* what) {
-  if (st.ok()) return;
-  std::fprintf(stderr, "bench_bulk_remap: %s: %s\n", what, st.ToString().c_str());
-  std::exit(1);
-}
-
-std::unique_ptr<BlockDevice> OpenFile(const std::string& path, bool direct) {
-  FileDeviceOptions options;
-  options.direct_io = direct;
-  options.exclusive_lock = false;  // the raw-copy floor reads MAIN beside the open Volume
-  std::unique_ptr<BlockDevice> dev;
-  Check(OpenFileDevice(path, options, &dev), path.c_str());
-  return dev;
-}
-
-// A fresh sparse file.
-void CreateFile(const std::string& path, uint64_t size) {
-  unlink(path.c_str());
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr || ftruncate(fileno(f), size) != 0) Check(Status::IoError(path), "create");
-  std::fclose(f);
-}
-
 // The spare formatted as `remapfs format` would, and the Volume opened.
 std::unique_ptr<Volume> FormatAndOpen(const std::string& main, const std::string& spare,
                                       bool direct) {
-  Geometry g;
-  g.sector_size = kSs;
-  g.main_sectors = kMainBytes / kSs;
-  g.spare_sectors = kSpareBytes / kSs;
-  Check(ComputePlacement(kSs, g.spare_sectors, Strategy::kAuto, &g.placement), "placement");
-  std::unique_ptr<BlockDevice> spare_dev = OpenFile(spare, direct);
-  std::unique_ptr<MetadataStore> formatted;
-  Check(MetadataStore::Format(spare_dev.get(), g, &formatted), "format");
-  formatted.reset();
+  std::unique_ptr<BlockDevice> spare_dev = OpenFile(spare, direct, false);
+  FormatSpare(spare_dev.get(), kMainBytes);
   std::unique_ptr<Volume> v;
-  Check(Volume::Open(OpenFile(main, direct), std::move(spare_dev), &v), "open");
+  Check(Volume::Open(OpenFile(main, direct, false), std::move(spare_dev), &v), "open");
   return v;
 }
 
@@ -84,7 +56,8 @@ std::unique_ptr<Volume> FormatAndOpen(const std::string& main, const std::string
 // the spare on.
 double BaselinePerSector(const std::string& main, const std::string& spare, bool direct,
                          const std::vector<uint64_t>& sectors, bool to_spare) {
-  std::unique_ptr<BlockDevice> m = OpenFile(main, direct), s = OpenFile(spare, direct);
+  std::unique_ptr<BlockDevice> m = OpenFile(main, direct, false),
+                               s = OpenFile(spare, direct, false);
   BlockDevice& from = to_spare ? *m : *s;
   BlockDevice& to = to_spare ? *s : *m;
   std::vector<uint8_t> buf(kSs);
@@ -105,7 +78,8 @@ double BaselinePerSector(const std::string& main, const std::string& spare, bool
 double RawRangeCopySeconds(const std::string& main, const std::string& scratch, bool direct,
                            uint64_t first_sector, uint64_t sectors) {
   CreateFile(scratch, sectors * kSs);
-  std::unique_ptr<BlockDevice> from = OpenFile(main, direct), to = OpenFile(scratch, direct);
+  std::unique_ptr<BlockDevice> from = OpenFile(main, direct, false),
+                               to = OpenFile(scratch, direct, false);
   std::vector<uint8_t> buf(1 << 20);
   const Clock::time_point start = Clock::now();
   for (uint64_t done = 0; done < sectors * kSs; done += buf.size()) {

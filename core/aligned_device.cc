@@ -42,6 +42,7 @@
 // write that covers it, never a reverted value. Locking reads would buy
 // nothing and cost the read path a round trip on the lock's mutex.
 #include "remapfs/aligned_device.h"
+#include "bounce_buffer.h"
 #include "device_range.h"
 
 #include <algorithm>
@@ -56,18 +57,19 @@ namespace {
 
 constexpr uint32_t kMinAlignment = 512;
 constexpr uint32_t kMaxAlignment = 65536;
-// Unaligned requests move through the bounce buffer this much at a time.
-constexpr size_t kBounceBytes = size_t{1} << 20;
 static_assert(kBounceBytes % kMaxAlignment == 0);
 
 struct FreeDeleter {
   void operator()(uint8_t* p) const { std::free(p); }
 };
 
-// The calling thread's bounce buffer: kBounceBytes aligned for any
-// alignment we accept. Allocated once per thread, freed at thread exit.
-// Null when the allocation fails.
-uint8_t* BounceBuffer() {
+Status NoBounceBuffer() {
+  return Status::IoError("no memory for an aligned bounce buffer", ENOMEM);
+}
+
+}  // namespace
+
+uint8_t* ThreadBounceBuffer() {
   thread_local std::unique_ptr<uint8_t, FreeDeleter> buffer;
   if (!buffer) {
     void* p = nullptr;
@@ -76,12 +78,6 @@ uint8_t* BounceBuffer() {
   }
   return buffer.get();
 }
-
-Status NoBounceBuffer() {
-  return Status::IoError("no memory for an aligned bounce buffer", ENOMEM);
-}
-
-}  // namespace
 
 Status AlignedDevice::Wrap(std::unique_ptr<BlockDevice> base, uint32_t alignment,
                            std::unique_ptr<AlignedDevice>* out) {
@@ -109,7 +105,7 @@ Status AlignedDevice::Read(uint64_t offset, void* buf, size_t len) {
   if (IsAligned(offset) && IsAligned(len) && IsAligned(buf)) {
     return base_->Read(offset, buf, len);
   }
-  uint8_t* bounce = BounceBuffer();
+  uint8_t* bounce = ThreadBounceBuffer();
   if (bounce == nullptr) return NoBounceBuffer();
   auto* out = static_cast<uint8_t*>(buf);
   const uint64_t end = offset + len;
@@ -155,7 +151,7 @@ Status AlignedDevice::Write(uint64_t offset, const void* buf, size_t len) {
 }
 
 Status AlignedDevice::WritePartialBlock(uint64_t offset, const uint8_t* data, size_t len) {
-  uint8_t* bounce = BounceBuffer();
+  uint8_t* bounce = ThreadBounceBuffer();
   if (bounce == nullptr) return NoBounceBuffer();
   const uint64_t block_start = offset / alignment_ * alignment_;
   auto exclusive = LockBlocks(block_start, alignment_, BlockRangeLock::Mode::kExclusive);
@@ -169,7 +165,7 @@ Status AlignedDevice::WriteWholeBlocks(uint64_t offset, const uint8_t* data, siz
     auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
     return base_->Write(offset, data, len);
   }
-  uint8_t* bounce = BounceBuffer();
+  uint8_t* bounce = ThreadBounceBuffer();
   if (bounce == nullptr) return NoBounceBuffer();
   auto shared = LockBlocks(offset, len, BlockRangeLock::Mode::kShared);
   for (size_t done = 0; done < len;) {

@@ -250,6 +250,19 @@ Status FaultyDevice::Write(uint64_t offset, const void* buf, size_t len) {
   return Status::IoError("simulated power cut during write at byte " + std::to_string(offset));
 }
 
+Status FaultyDevice::ReadBatch(std::span<const ReadRequest> requests, size_t* failed) {
+  if (!any_armed_.load(std::memory_order_relaxed)) return base_->ReadBatch(requests, failed);
+  return BlockDevice::ReadBatch(requests, failed);
+}
+
+Status FaultyDevice::WriteBatch(std::span<const WriteRequest> requests, size_t* failed) {
+  if (!any_armed_.load(std::memory_order_relaxed)) {
+    writes_seen_.fetch_add(requests.size(), std::memory_order_relaxed);
+    return base_->WriteBatch(requests, failed);
+  }
+  return BlockDevice::WriteBatch(requests, failed);
+}
+
 Status FaultyDevice::Flush() {
   if (fail_next_flush_.load(std::memory_order_relaxed) && fail_next_flush_.exchange(false)) {
     return Status::IoError("injected writeback error at flush");

@@ -10,74 +10,77 @@
 #include <string>
 
 #include "device_range.h"
+#include "file_device.h"
 #include "remapfs/aligned_device.h"
 #include "remapfs/block_device.h"
 
 namespace remapfs {
 
-namespace {
+FileDevice::FileDevice(int fd, std::string path, uint64_t size)
+    : fd_(fd), path_(std::move(path)), size_(size) {}
 
-std::string At(const std::string& path, uint64_t offset) {
-  return path + " at " + std::to_string(offset);
+FileDevice::~FileDevice() { ::close(fd_); }
+
+Status FileDevice::CheckRange(const char* op, uint64_t offset, size_t len) const {
+  return CheckDeviceRange(op, offset, len, size_, path_);
 }
 
-class FileDevice : public BlockDevice {
- public:
-  FileDevice(int fd, std::string path, uint64_t size)
-      : fd_(fd), path_(std::move(path)), size_(size) {}
-  ~FileDevice() override { ::close(fd_); }  // also drops the flock
+Status FileDevice::ErrnoStatus(bool write, int err, uint64_t offset) const {
+  return Status::FromErrno(err, std::string(write ? "write " : "read ") + path_ + " at " +
+                                    std::to_string(offset));
+}
 
-  Status Read(uint64_t offset, void* buf, size_t len) override {
-    REMAPFS_RETURN_IF_ERROR(CheckRange("read", offset, len));
-    auto* p = static_cast<char*>(buf);
-    size_t done = 0;
-    while (done < len) {
-      ssize_t n = ::pread(fd_, p + done, len - done, offset + done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno(errno, "read " + At(path_, offset + done));
-      // Size() said these bytes exist: a short file is an I/O error.
-      if (n == 0) {
-        return Status::IoError("read " + At(path_, offset + done) + ": unexpected end of file");
-      }
-      done += static_cast<size_t>(n);
+Status FileDevice::Read(uint64_t offset, void* buf, size_t len) {
+  REMAPFS_RETURN_IF_ERROR(CheckRange("read", offset, len));
+  return ReadAll(offset, buf, len);
+}
+
+Status FileDevice::Write(uint64_t offset, const void* buf, size_t len) {
+  REMAPFS_RETURN_IF_ERROR(CheckRange("write", offset, len));
+  return WriteAll(offset, buf, len);
+}
+
+Status FileDevice::ReadAll(uint64_t offset, void* buf, size_t len) {
+  auto* p = static_cast<char*>(buf);
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = ::pread(fd_, p + done, len - done, offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(false, errno, offset + done);
+    // Size() said these bytes exist: a short file is an I/O error.
+    if (n == 0) {
+      return Status::IoError("read " + path_ + " at " + std::to_string(offset + done) +
+                             ": unexpected end of file");
     }
-    return Status::Ok();
+    done += static_cast<size_t>(n);
   }
+  return Status::Ok();
+}
 
-  Status Write(uint64_t offset, const void* buf, size_t len) override {
-    REMAPFS_RETURN_IF_ERROR(CheckRange("write", offset, len));
-    const auto* p = static_cast<const char*>(buf);
-    size_t done = 0;
-    while (done < len) {
-      ssize_t n = ::pwrite(fd_, p + done, len - done, offset + done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno(errno, "write " + At(path_, offset + done));
-      if (n == 0) {
-        return Status::IoError("write " + At(path_, offset + done) + ": device accepted no bytes");
-      }
-      done += static_cast<size_t>(n);
+Status FileDevice::WriteAll(uint64_t offset, const void* buf, size_t len) {
+  const auto* p = static_cast<const char*>(buf);
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = ::pwrite(fd_, p + done, len - done, offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(true, errno, offset + done);
+    if (n == 0) {
+      return Status::IoError("write " + path_ + " at " + std::to_string(offset + done) +
+                             ": device accepted no bytes");
     }
-    return Status::Ok();
+    done += static_cast<size_t>(n);
   }
+  return Status::Ok();
+}
 
-  Status Flush() override {
-    while (::fdatasync(fd_) != 0) {
-      if (errno != EINTR) return Status::FromErrno(errno, "fdatasync " + path_);
-    }
-    return Status::Ok();
+Status FileDevice::Flush() {
+  while (::fdatasync(fd_) != 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "fdatasync " + path_);
   }
+  return Status::Ok();
+}
 
-  uint64_t Size() const override { return size_; }
-
- private:
-  Status CheckRange(const char* op, uint64_t offset, size_t len) const {
-    return CheckDeviceRange(op, offset, len, size_, path_);
-  }
-
-  const int fd_;
-  const std::string path_;
-  const uint64_t size_;
-};
+namespace {
 
 // Size of an open regular file or block device (OpenStorageFile checked
 // the type).

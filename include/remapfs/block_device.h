@@ -17,11 +17,22 @@
 //  - Flush returns once every Write that completed before the call is on
 //    stable storage (fdatasync for files).
 //  - Size() never changes while the device is open.
+//  - ReadBatch/WriteBatch issue the requests of one operation together (the
+//    runs of a Volume request), so a device may run them concurrently and
+//    merge neighbours. The outcome is that of calling Read (Write) on each
+//    request in order and stopping at the first failure, except that
+//    requests after the failing one may have been performed too: Ok when
+//    every request succeeded, else the status Read (Write) gives for the
+//    lowest-index request that fails, and its index in *failed (when
+//    `failed` is not null). Requests of one write batch must not overlap.
+//    The default runs the requests one by one, in order, with Read/Write,
+//    so a decorator that does not override them sees every request.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <sys/types.h>
@@ -30,12 +41,28 @@
 
 namespace remapfs {
 
+// One request of a batch: `len` bytes at device byte `offset`, into or from
+// `buf`, which the caller owns and keeps until the batch returns.
+struct ReadRequest {
+  uint64_t offset;
+  void* buf;
+  size_t len;
+};
+struct WriteRequest {
+  uint64_t offset;
+  const void* buf;
+  size_t len;
+};
+
 class BlockDevice {
  public:
   virtual ~BlockDevice() = default;
 
   virtual Status Read(uint64_t offset, void* buf, size_t len) = 0;
   virtual Status Write(uint64_t offset, const void* buf, size_t len) = 0;
+  // See the contract above; `failed` may be null.
+  virtual Status ReadBatch(std::span<const ReadRequest> requests, size_t* failed);
+  virtual Status WriteBatch(std::span<const WriteRequest> requests, size_t* failed);
   virtual Status Flush() = 0;
   virtual uint64_t Size() const = 0;
 };

@@ -113,6 +113,12 @@ class FaultyDevice : public BlockDevice {
 
   Status Read(uint64_t offset, void* buf, size_t len) override;
   Status Write(uint64_t offset, const void* buf, size_t len) override;
+  // With nothing armed, the batch goes to the base as it is (each of its
+  // write requests counts in writes_seen); else request by request through
+  // Read/Write, so every request meets the faults and the crash countdown
+  // exactly as a lone call would.
+  Status ReadBatch(std::span<const ReadRequest> requests, size_t* failed) override;
+  Status WriteBatch(std::span<const WriteRequest> requests, size_t* failed) override;
   Status Flush() override;
   uint64_t Size() const override { return base_->Size(); }
 

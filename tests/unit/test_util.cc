@@ -47,12 +47,12 @@ ScratchDir::~ScratchDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-VarTmpDir::VarTmpDir() {
-  std::string tmpl = "/var/tmp/remapfs-test-XXXXXX";
+TempDirIn::TempDirIn(const char* parent) {
+  std::string tmpl = std::string(parent) + "/remapfs-test-XXXXXX";
   if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
 }
 
-VarTmpDir::~VarTmpDir() {
+TempDirIn::~TempDirIn() {
   std::error_code ec;
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }

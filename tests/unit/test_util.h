@@ -175,19 +175,23 @@ struct AlignedOverStrict {
   ~AlignedOverStrict() { CHECK(strict->rejected.load() == 0); }
 };
 
-// A private directory under /var/tmp, a disk filesystem (tmpfs may refuse
-// O_DIRECT), removed with everything in it; path() is empty when it could
-// not be made.
-class VarTmpDir {
+// A private directory under `parent`, removed with everything in it;
+// path() is empty when it could not be made.
+class TempDirIn {
  public:
-  VarTmpDir();
-  ~VarTmpDir();
-  VarTmpDir(const VarTmpDir&) = delete;
-  VarTmpDir& operator=(const VarTmpDir&) = delete;
+  explicit TempDirIn(const char* parent);
+  ~TempDirIn();
+  TempDirIn(const TempDirIn&) = delete;
+  TempDirIn& operator=(const TempDirIn&) = delete;
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
+};
+
+// Under /var/tmp, a disk filesystem (tmpfs may refuse O_DIRECT).
+struct VarTmpDir : TempDirIn {
+  VarTmpDir() : TempDirIn("/var/tmp") {}
 };
 
 // Creates (or truncates) `path` as a file of `size` zero bytes, REQUIREing
