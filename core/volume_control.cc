@@ -10,14 +10,18 @@
 // The copy goes in batches of up to kCopyBatchBytes of sectors, in MAIN
 // order. Within a batch, each run of sectors that are consecutive on the
 // device read from is one read, and each run consecutive on the device
-// written to is one write. Slots are allocated lowest first and handed out
-// in MAIN order, so sectors remapped together are neighbours on the spare:
-// scattered sectors cost one MAIN read each and a few large spare writes; a
-// contiguous range costs a few large calls per batch.
+// written to is one write. The reads go to their device in ReadBatches of
+// kRunsInFlight runs (the step of the operation's progress), then the
+// batch's writes as one WriteBatch, so a device that runs a batch
+// concurrently (FileDevice on io_uring) has many in flight. Slots are allocated lowest first and
+// handed out in MAIN order, so sectors remapped together are neighbours on the spare: scattered
+// sectors cost one MAIN read (add_bad) or write (remove) each, issued together, and a few large
+// spare calls; a contiguous range a few large calls per batch.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <limits>
+#include <span>
 
 #include "remapfs/volume.h"
 
@@ -45,6 +49,56 @@ Status ForEachDeviceRun(size_t begin, size_t end, At at, Fn fn) {
     i += n;
   }
   return Status::Ok();
+}
+
+// Entries [first, first + count) of a batch, consecutive on one device.
+struct EntryRun {
+  size_t first;
+  size_t count;
+};
+
+// The device runs of entries [begin, end) (ForEachDeviceRun over `at`).
+template <typename At>
+std::vector<EntryRun> DeviceRuns(size_t begin, size_t end, At at) {
+  std::vector<EntryRun> runs;
+  (void)ForEachDeviceRun(begin, end, at, [&](size_t i, size_t n) {
+    runs.push_back({i, n});
+    return Status::Ok();
+  });
+  return runs;
+}
+
+// Runs submitted to a device together: enough to fill a disk's queue, and
+// the step in which an operation's progress moves, so that on a dying disk,
+// where one read may take seconds, status still shows it advancing.
+constexpr size_t kRunsInFlight = 64;
+
+// Calls fn(group) for consecutive groups of up to kRunsInFlight of `runs`;
+// stops at the first error.
+template <typename Fn>
+Status ForEachGroup(const std::vector<EntryRun>& runs, Fn fn) {
+  for (size_t g = 0; g < runs.size(); g += kRunsInFlight)
+    REMAPFS_RETURN_IF_ERROR(
+        fn(std::span(runs).subspan(g, std::min(kRunsInFlight, runs.size() - g))));
+  return Status::Ok();
+}
+
+uint64_t SectorsIn(std::span<const EntryRun> runs) {
+  uint64_t n = 0;
+  for (const EntryRun& r : runs) n += r.count;
+  return n;
+}
+
+// One batch request per run, at device sector at(run.first), into or from
+// `buf`, which holds entry `begin` at its start.
+template <typename Request, typename At, typename Byte>
+std::vector<Request> RequestsFor(std::span<const EntryRun> runs, size_t begin, At at, Byte* buf,
+                                 uint32_t ss) {
+  std::vector<Request> requests;
+  requests.reserve(runs.size());
+  for (const EntryRun& r : runs)
+    requests.push_back({at(r.first) * ss, buf + (r.first - begin) * ss, r.count * ss});
+  return requests;
 }
 
 // One info line per range, or one for them all when there are many (a
@@ -87,16 +141,22 @@ class Volume::OperationScope {
   Volume* const v_;
 };
 
-// Reads the MAIN sectors of changes[i, i+n) (consecutive) into `buf`. If
-// the run fails, each sector is read alone; a sector MAIN cannot give back
-// becomes pending rather than being filled with invented data. On a dying
-// disk that costs one failed read per failing run of more than one sector.
-void Volume::ReadForRemap(std::vector<SlotChange>& changes, size_t i, size_t n, uint8_t* buf) {
+// Reads the MAIN sectors of changes[i, i+n) (consecutive) into `buf`:
+// the run in one read unless it failed already (`run_failure`, that
+// read's status), then, if it failed, each sector alone. A sector MAIN
+// cannot give back becomes pending rather than being filled with invented
+// data. On a dying disk that costs one failed read per failing run of more
+// than one sector, and none more for a sector alone.
+void Volume::ReadForRemap(std::vector<SlotChange>& changes, size_t i, size_t n, uint8_t* buf,
+                          Status run_failure) {
   const uint32_t ss = geometry().sector_size;
   const uint64_t first = changes[i].entry.main_sector;
-  if (n > 1 && main_->Read(first * ss, buf, n * ss).ok()) return;
+  if (run_failure.ok()) {
+    run_failure = main_->Read(first * ss, buf, n * ss);
+    if (run_failure.ok()) return;
+  }
   for (size_t k = 0; k < n; ++k) {
-    Status st = main_->Read((first + k) * ss, buf + k * ss, ss);
+    Status st = n == 1 ? run_failure : main_->Read((first + k) * ss, buf + k * ss, ss);
     if (st.ok()) continue;
     changes[i + k].entry.pending = true;
     spdlog::warn("main sector {} unreadable while remapping ({}); marked pending", first + k,
@@ -116,14 +176,22 @@ Status Volume::CopyToSpare(std::vector<SlotChange>& changes, OperationScope& pro
   };
   for (size_t b = 0; b < changes.size(); b += per_batch) {
     const size_t e = std::min(changes.size(), b + per_batch);
-    (void)ForEachDeviceRun(b, e, main_at, [&](size_t i, size_t n) {
-      ReadForRemap(changes, i, n, buf.data() + (i - b) * ss);
-      progress.Advance(n);
+    (void)ForEachGroup(DeviceRuns(b, e, main_at), [&](std::span<const EntryRun> group) {
+      // The group's reads together; from the first failed one on (the
+      // device may or may not have done those after it), run by run.
+      size_t failed = 0;  // everything, should the device not say
+      const Status st = main_->ReadBatch(
+          RequestsFor<ReadRequest>(group, b, main_at, buf.data(), ss), &failed);
+      const size_t redo_from = st.ok() ? group.size() : std::min(failed, group.size() - 1);
+      for (size_t k = redo_from; k < group.size(); ++k)
+        ReadForRemap(changes, group[k].first, group[k].count,
+                     buf.data() + (group[k].first - b) * ss, k == failed ? st : Status::Ok());
+      progress.Advance(SectorsIn(group));
       return Status::Ok();
     });
-    REMAPFS_RETURN_IF_ERROR(ForEachDeviceRun(b, e, spare_at, [&](size_t i, size_t n) {
-      return spare_->Write(spare_at(i) * ss, buf.data() + (i - b) * ss, n * ss);
-    }));
+    REMAPFS_RETURN_IF_ERROR(spare_->WriteBatch(
+        RequestsFor<WriteRequest>(DeviceRuns(b, e, spare_at), b, spare_at, buf.data(), ss),
+        nullptr));
   }
   return Status::Ok();
 }
@@ -183,14 +251,15 @@ Status Volume::CopyToMain(const std::vector<SlotMapping>& remapped, OperationSco
   auto main_at = [&](size_t i) { return remapped[i].pending ? kNoIo : remapped[i].main_sector; };
   for (size_t b = 0; b < remapped.size(); b += per_batch) {
     const size_t e = std::min(remapped.size(), b + per_batch);
-    REMAPFS_RETURN_IF_ERROR(ForEachDeviceRun(b, e, spare_at, [&](size_t i, size_t n) {
-      Status st = spare_->Read(spare_at(i) * ss, buf.data() + (i - b) * ss, n * ss);
-      if (st.ok()) progress.Advance(n);
-      return st;
-    }));
-    REMAPFS_RETURN_IF_ERROR(ForEachDeviceRun(b, e, main_at, [&](size_t i, size_t n) {
-      return main_->Write(main_at(i) * ss, buf.data() + (i - b) * ss, n * ss);
-    }));
+    REMAPFS_RETURN_IF_ERROR(
+        ForEachGroup(DeviceRuns(b, e, spare_at), [&](std::span<const EntryRun> group) {
+          REMAPFS_RETURN_IF_ERROR(spare_->ReadBatch(
+              RequestsFor<ReadRequest>(group, b, spare_at, buf.data(), ss), nullptr));
+          progress.Advance(SectorsIn(group));
+          return Status::Ok();
+        }));
+    REMAPFS_RETURN_IF_ERROR(main_->WriteBatch(
+        RequestsFor<WriteRequest>(DeviceRuns(b, e, main_at), b, main_at, buf.data(), ss), nullptr));
     // Pending sectors are done without I/O.
     progress.Advance(std::count_if(remapped.begin() + b, remapped.begin() + e,
                                    [](const SlotMapping& m) { return m.pending; }));

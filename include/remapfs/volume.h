@@ -236,7 +236,8 @@ class Volume {
   // exclusively (and the changed sectors' region).
   Status FlushAndCommit(const std::vector<SlotChange>& changes, size_t new_slots);
   // The copies of AddBad and Remove (volume_control.cc), in large extents.
-  void ReadForRemap(std::vector<SlotChange>& changes, size_t i, size_t n, uint8_t* buf);
+  void ReadForRemap(std::vector<SlotChange>& changes, size_t i, size_t n, uint8_t* buf,
+                    Status run_failure);
   Status CopyToSpare(std::vector<SlotChange>& changes, OperationScope& progress);
   Status CopyToMain(const std::vector<SlotMapping>& remapped, OperationScope& progress);
   void CountError(const Status& st, bool is_write);

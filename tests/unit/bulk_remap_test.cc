@@ -66,6 +66,37 @@ TEST_CASE("An unreadable sector inside a copied extent alone becomes pending", "
         "");
 }
 
+TEST_CASE("Scattered sectors are read as one batch; an unreadable one alone becomes pending",
+          "[bulk_remap]") {
+  // The batch stops at the failed read: the reads after it are redone one
+  // run at a time, and the failed sector, alone in its run, is not read again.
+  MemVolume mv(FourMiB());
+  constexpr uint64_t kCount = 20, kStride = 7, kFirst = 100;
+  const uint64_t bad = kFirst + 5 * kStride;
+  std::vector<SectorRange> ranges;
+  std::vector<std::vector<uint8_t>> before;
+  for (uint64_t i = 0; i < kCount; ++i) {
+    ranges.push_back({kFirst + i * kStride, kFirst + i * kStride});
+    before.push_back(MainBytes(mv, kFirst + i * kStride, 1));
+  }
+  mv.main_fault()->AddFault(bad, bad, FaultMode::kRead);
+  mv.main_count()->Reset();
+  REQUIRE_OK(mv->AddBad(ranges));
+  CHECK(mv.main_count()->reads == kCount);
+  CHECK(mv->Stats().pending == 1);
+  CHECK(mv->Stats().remapped == kCount - 1);
+  mv.main_fault()->ClearAllFaults();
+  for (uint64_t i = 0; i < kCount; ++i) {
+    const uint64_t s = kFirst + i * kStride;
+    std::vector<uint8_t> sector(kSs);
+    if (s == bad) {
+      CHECK(mv->Read(s * kSs, sector.data(), kSs).errno_value() == EIO);
+      continue;
+    }
+    CHECK(ByteDiff(ReadVolume(mv.vol(), s * kSs, kSs), before[i]) == "");
+  }
+}
+
 TEST_CASE("Remove copies a contiguous range back in extents, pending sectors left alone",
           "[bulk_remap]") {
   MemVolume mv(FourMiB());

@@ -132,16 +132,18 @@ TEST_CASE("While AddBad copies sectors, the views answer and status shows "
           "its progress",
           "[views]") {
   GatedVolume gv;
-  // Every other sector: one MAIN read each (a contiguous range is one read).
+  // Every other sector: one MAIN read each (a contiguous range is one read),
+  // in groups of 64 (volume_control.cc's kRunsInFlight), the step of the
+  // progress: blocked in the second group, the first is done.
   std::vector<uint64_t> every_other;
-  for (uint64_t s = 100; s < 300; s += 2) every_other.push_back(s);
-  Views seen = ReadViewsWhileBlocked(*gv.gate, gv, 40,
+  for (uint64_t s = 100; s < 400; s += 2) every_other.push_back(s);
+  Views seen = ReadViewsWhileBlocked(*gv.gate, gv, 80,
                                      [&] { return gv.volume->AddBad(Sectors(every_other)); });
   REQUIRE(seen.answered);
   REQUIRE_OK(seen.work_status);
   CHECK(seen.stats.operation == VolumeOperation::kAddBad);
-  CHECK(seen.stats.operation_done == 40);
-  CHECK(seen.stats.operation_total == 100);
+  CHECK(seen.stats.operation_done == 64);
+  CHECK(seen.stats.operation_total == 150);
   // The views show the committed table: nothing of the operation yet.
   CHECK(seen.stats.remapped == 0);
   CHECK(seen.stats.spare_used == 0);
@@ -149,18 +151,18 @@ TEST_CASE("While AddBad copies sectors, the views answer and status shows "
   CHECK(Describe(seen.reservations) == Describe(gv.volume->Reservations()));
   CHECK_FALSE(seen.reservations.empty());
   const std::string text = FormatStatus(seen.stats);
-  CHECK(text.find("\noperation: add_bad\noperation_done: 40\noperation_total: 100\n") !=
+  CHECK(text.find("\noperation: add_bad\noperation_done: 64\noperation_total: 150\n") !=
         std::string::npos);
 
   const VolumeStats after = gv.volume->Stats();
   CHECK(after.operation == VolumeOperation::kIdle);
   CHECK(after.operation_done == 0);
   CHECK(after.operation_total == 0);
-  CHECK(after.remapped == 100);
-  CHECK(after.spare_used == 100);
-  CHECK(after.spare_free == after.spare_capacity - 100);
+  CHECK(after.remapped == 150);
+  CHECK(after.spare_used == 150);
+  CHECK(after.spare_free == after.spare_capacity - 150);
   CHECK(after.metadata_sequence == seen.stats.metadata_sequence + 1);
-  CHECK(gv.volume->Remaps().size() == 100);
+  CHECK(gv.volume->Remaps().size() == 150);
   CHECK(FormatStatus(after).find("\noperation: idle\n") != std::string::npos);
 }
 
@@ -169,17 +171,18 @@ TEST_CASE("While Remove copies sectors back, the views answer and show the "
           "[views]") {
   GatedVolume gv;
   // Added from the last down, so that the slots run backwards against MAIN:
-  // Remove then reads each sector's data from the spare on its own.
-  for (uint64_t s = 109; s >= 100; --s) REQUIRE_OK(gv.volume->AddBad(SectorRun(s, 1)));
-  Views seen = ReadViewsWhileBlocked(*gv.spare_gate, gv, 3,
-                                     [&] { return gv.volume->Remove(SectorRun(100, 10)); });
+  // Remove then reads each sector's data from the spare on its own, in
+  // groups of 64: blocked in the second group, the first is done.
+  for (uint64_t s = 169; s >= 100; --s) REQUIRE_OK(gv.volume->AddBad(SectorRun(s, 1)));
+  Views seen = ReadViewsWhileBlocked(*gv.spare_gate, gv, 67,
+                                     [&] { return gv.volume->Remove(SectorRun(100, 70)); });
   REQUIRE(seen.answered);
   REQUIRE_OK(seen.work_status);
   CHECK(seen.stats.operation == VolumeOperation::kRemove);
-  CHECK(seen.stats.operation_done == 3);
-  CHECK(seen.stats.operation_total == 10);
-  CHECK(seen.stats.remapped == 10);
-  CHECK(seen.remaps.size() == 10);
+  CHECK(seen.stats.operation_done == 64);
+  CHECK(seen.stats.operation_total == 70);
+  CHECK(seen.stats.remapped == 70);
+  CHECK(seen.remaps.size() == 70);
   const VolumeStats after = gv.volume->Stats();
   CHECK(after.operation == VolumeOperation::kIdle);
   CHECK(after.remapped == 0);
