@@ -148,7 +148,9 @@ void EncodeTableEntries(const uint64_t* entries, uint64_t count, uint64_t index,
                         uint32_t sector_size, const Binding& binding, uint8_t* out) {
   using namespace format;
   std::memset(out, 0, sector_size);
-  std::memcpy(out, entries, count * kSlotEntryBytes);  // little-endian (asserted above)
+  // Little-endian (asserted above). `entries` may be null when count is 0
+  // (a sector past the table's end), which memcpy does not allow.
+  if (count != 0) std::memcpy(out, entries, count * kSlotEntryBytes);
   uint8_t* trailer = out + sector_size - kTrailerBytes;
   Put<uint64_t>(trailer, kTrailerOffSequence, sequence);
   Put<uint32_t>(trailer, kTrailerOffIndex, static_cast<uint32_t>(index));
