@@ -140,11 +140,8 @@ Status Volume::Read(uint64_t offset, void* buf, size_t len) {
       return Status::IoError("read of a pending sector (unreadable until rewritten)");
     Status st = ReadRuns(offset, buf, len);
     if (st.ok()) return st;
-    if (!IsMediaError(st)) {
-      CountError(st, false);
-      return st;
-    }
     CountError(st, false);
+    if (!IsMediaError(st)) return st;
   }
   return RecoverRead(offset, buf, len, start);
 }

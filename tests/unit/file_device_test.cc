@@ -252,7 +252,9 @@ TEST_CASE("givenFilesystemReportingDioAlign_whenQueried_thenTheAlignmentItReport
 }
 
 TEST_CASE("givenFilesystemReportingNoDioAlign_whenQueried_thenTheSafe4096", "[file_device]") {
-  TempFile file("/dev/shm");  // tmpfs: takes O_DIRECT nowhere, reports nothing
+  // tmpfs before Linux 6.6 takes no O_DIRECT and reports no alignment; later
+  // ones report one, and then this case has nothing to check.
+  TempFile file("/dev/shm");
   if (file.path().empty() || ReportedDioAlignment(file.path()) != 0) {
     WARN("no filesystem without an O_DIRECT alignment at /dev/shm; nothing to check");
     return;
