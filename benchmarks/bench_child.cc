@@ -167,4 +167,12 @@ void WriteMdList(const std::string& path, uint64_t first, uint64_t count, uint64
   std::fclose(f);
 }
 
+void WriteMdRange(const std::string& path, uint64_t first, uint64_t count) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) Die(path);
+  std::fprintf(f, "%llu %llu\n", static_cast<unsigned long long>(first),
+               static_cast<unsigned long long>(count));
+  std::fclose(f);
+}
+
 }  // namespace remapfs::bench

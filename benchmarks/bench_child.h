@@ -44,5 +44,7 @@ double WriteBaselineSeconds(const std::string& path, uint64_t bytes);
 double ReadBaselineSeconds(const std::string& spare, bool cold);
 // An md bad_blocks list: `count` single sectors first, first+stride, ...
 void WriteMdList(const std::string& path, uint64_t first, uint64_t count, uint64_t stride);
+// An md bad_blocks list of one line: `count` sectors from `first` on.
+void WriteMdRange(const std::string& path, uint64_t first, uint64_t count);
 
 }  // namespace remapfs::bench
