@@ -120,8 +120,11 @@ int Resize(const Request& req) {
     std::filesystem::resize_file(req.spare, req.new_bytes, ec);
     if (ec) return Fail(kCmd, "metadata resized, but cutting the file failed: " + ec.message());
   }
+  // The old size is the one the metadata used, which a file grown by hand
+  // before the resize no longer shows.
+  const uint64_t old_used = done.old_geometry.spare_sectors * done.old_geometry.sector_size;
   fmt::print("resized spare '{}': {} -> {} ({} -> {}), {} remaps kept, {} moved\n", req.spare,
-             HumanBytes(old_bytes), HumanBytes(req.new_bytes),
+             HumanBytes(old_used), HumanBytes(req.new_bytes),
              StrategyName(done.old_geometry.placement.strategy),
              StrategyName(done.new_geometry.placement.strategy), done.remaps,
              done.moved_within_old + done.moved_to_new_space);

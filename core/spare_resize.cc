@@ -3,6 +3,7 @@
 #include "remapfs/spare_resize.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
@@ -133,21 +134,38 @@ Status CopySectors(BlockDevice* spare, uint32_t ss, const std::vector<Move>& mov
   return spare->Flush();
 }
 
+// Where each used spare sector sits in `used`, for the moves' lookups: a
+// spare with a million remaps can have thousands of moves.
+std::unordered_map<uint64_t, size_t> IndexBySector(const std::vector<UsedSector>& used) {
+  std::unordered_map<uint64_t, size_t> index;
+  index.reserve(used.size());
+  for (size_t i = 0; i < used.size(); ++i) index.emplace(used[i].sector, i);
+  return index;
+}
+
+// Points each move's source in `used` at its destination. A source is a
+// used sector and a destination a free one, so no destination is another
+// move's source and one index serves them all.
+void ApplyMoves(const std::vector<Move>& moves, std::vector<UsedSector>* used) {
+  const std::unordered_map<uint64_t, size_t> index = IndexBySector(*used);
+  for (const Move& m : moves) (*used)[index.at(m.from)].sector = m.to;
+}
+
 // Step 1: the moves are an ordinary commit of the old geometry.
 Status MoveWithinOld(BlockDevice* spare, Plan* plan) {
   if (plan->within_old.empty()) return Status::Ok();
   const uint32_t ss = plan->g1.sector_size;
   REMAPFS_RETURN_IF_ERROR(CopySectors(spare, ss, plan->within_old));
   const ReservationSet& r0 = plan->old->reservations();
+  const std::unordered_map<uint64_t, size_t> index = IndexBySector(plan->used);
   std::vector<SlotChange> changes;
   for (const Move& m : plan->within_old) {
-    auto u = std::find_if(plan->used.begin(), plan->used.end(),
-                          [&](const UsedSector& x) { return x.sector == m.from; });
     changes.push_back({r0.SectorToSlot(m.from), SlotEntry{}});
-    changes.push_back({r0.SectorToSlot(m.to), u->entry});
-    u->sector = m.to;
+    changes.push_back({r0.SectorToSlot(m.to), plan->used[index.at(m.from)].entry});
   }
-  return plan->old->Commit(changes);
+  REMAPFS_RETURN_IF_ERROR(plan->old->Commit(changes));
+  ApplyMoves(plan->within_old, &plan->used);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -174,9 +192,7 @@ Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors, const ResizeP
   progress("moving remapped data", 0, moves);
   REMAPFS_RETURN_IF_ERROR(MoveWithinOld(spare, &plan));
   REMAPFS_RETURN_IF_ERROR(CopySectors(spare, ss, plan.to_new_space));  // step 2
-  for (const Move& m : plan.to_new_space)
-    for (UsedSector& u : plan.used)
-      if (u.sector == m.from) u.sector = m.to;
+  ApplyMoves(plan.to_new_space, &plan.used);
   progress("moving remapped data", moves, moves);
 
   // Step 3: the new table, then the copies, the safe one first.
