@@ -25,8 +25,12 @@
 // whole-block batch.
 //
 // Outcome, as the batch contract asks: a failed read writes nothing of the
-// round, whose requests then go by Write, one by one in index order, up to
-// the first that fails (its status and index). Write-back groups go down
+// round. When it read one block, the lowest request that needs the block
+// fails with the read's status and the block is not read again (a bad
+// sector can take seconds to fail, every time); the requests below it go
+// by Write. A failed merged read sends the round's requests by Write, one
+// by one in index order, up to the first that fails (its status and
+// index). Write-back groups go down
 // ordered by the lowest request each serves, so every request of an index
 // below the failing group's first is written; a group serving one request
 // is charged as it stands, one serving several asks Write, request by
@@ -82,6 +86,20 @@ class RmwPlan {
   size_t first_owner(size_t write) const { return groups_[order_[write]].first_owner; }
   // Request i's group went down at position `write` of writes() or later.
   bool Unsure(size_t i, size_t write) const { return position_[group_of_[i]] >= write; }
+  // The lowest request that needs read `read` of reads(), when that read is
+  // one block (which request a merged read failed for is not known): kNone
+  // otherwise.
+  size_t FirstNeeding(size_t read) const {
+    if (reads_[read].len != align_) return kNone;
+    const uint64_t block = reads_[read].offset / align_;
+    for (uint16_t i : round_) {  // ascending
+      const uint64_t begin = requests_[i].offset, end = begin + requests_[i].len;
+      const bool head = begin / align_ == block && (begin % align_ != 0 || end - begin < align_);
+      const bool tail = (end - 1) / align_ == block && end % align_ != 0;
+      if (head || tail) return i;
+    }
+    return kNone;
+  }
 
   // Copies every request's bytes over the blocks read into its group.
   void Patch() const {
@@ -154,8 +172,8 @@ class RmwPlan {
   std::array<uint16_t, kMaxRound> group_of_;  // by request index in the slice
   std::array<ReadRequest, 2 * kMaxRound> reads_;
   size_t n_reads_ = 0;
-  std::array<uint16_t, kMaxRound> order_;     // groups by first owner
-  std::array<size_t, kMaxRound> position_;    // of group g in writes_
+  std::array<uint16_t, kMaxRound> order_;   // groups by first owner
+  std::array<size_t, kMaxRound> position_;  // of group g in writes_
   std::array<WriteRequest, kMaxRound> writes_;
 };
 
@@ -219,16 +237,24 @@ Status AlignedDevice::RmwRound(std::span<const WriteRequest> requests,
     *failed = plan.first_owner(bad);
     return st;
   }
-  // Write tells which request fails: every one of a failed read, and those
-  // of the failing write-back group and after it.
+  // A block that failed to read is not read again: on a dying disk each
+  // try can take seconds. The lowest request that needs it fails with the
+  // read's status, as Write would have; the requests below it go by Write.
+  const size_t charged = read_failed ? plan.FirstNeeding(bad) : kNone;
+  const Status read_status = st;
+  // Otherwise Write tells which request fails: every one of a failed
+  // merged read, and those of the failing write-back group and after it.
   for (uint16_t i : round) {
+    if (i >= charged) break;  // `round` ascends
     if (!read_failed && !plan.Unsure(i, bad)) continue;
     st = Write(requests[i].offset, requests[i].buf, requests[i].len);
     if (st.ok()) continue;
     *failed = i;
     return st;
   }
-  return Status::Ok();
+  if (charged == kNone) return Status::Ok();
+  *failed = charged;
+  return read_status;
 }
 
 }  // namespace remapfs
