@@ -17,8 +17,9 @@
 // Locking is Write's (aligned_device.cc): whole-block writes hold their
 // blocks shared, here the one range from the batch's first block to its
 // last (one range per thread at a time keeps BlockRangeLock free of
-// deadlock); a partial-block write takes Write's exclusive lock after the
-// batch has let its range go. Reads take no lock.
+// deadlock); the partial-block writes take their blocks exclusively, one
+// range per round, after the batch has let its range go. Reads take no
+// lock.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -202,20 +203,25 @@ Status AlignedDevice::ReadSlice(std::span<const ReadRequest> requests, size_t* f
 }
 
 // Whole-block requests in one base batch, in request order, under one
-// shared lock; partial-block ones by Write after it.
+// shared lock; partial-block ones after it, read-modify-write in base
+// batches (aligned_device_rmw.cc); what does not fit the bounce buffer by
+// Write.
 Status AlignedDevice::WriteSlice(std::span<const WriteRequest> requests, size_t* failed) {
   const size_t n = requests.size();
   uint8_t* const arena = ThreadBounceBuffer();
   std::array<WriteRequest, kBatchSlice> base;
   std::array<size_t, kBatchSlice> owner;
-  std::array<bool, kBatchSlice> by_write{};
+  std::array<bool, kBatchSlice> partial{}, by_write{};
   size_t n_base = 0, used = 0;
   uint64_t first = ~uint64_t{0}, end = 0;  // bytes the batch's blocks span
   for (size_t i = 0; i < n; ++i) {
     const WriteRequest& r = requests[i];
     if (r.len == 0) continue;
-    if (!IsAligned(r.offset) || !IsAligned(r.len) ||
-        (!IsAligned(r.buf) && used + r.len > kBounceBytes)) {
+    if (!IsAligned(r.offset) || !IsAligned(r.len)) {
+      partial[i] = true;
+      continue;
+    }
+    if (!IsAligned(r.buf) && used + r.len > kBounceBytes) {
       by_write[i] = true;
       continue;
     }
@@ -238,6 +244,7 @@ Status AlignedDevice::WriteSlice(std::span<const WriteRequest> requests, size_t*
     status = base_->WriteBatch(std::span(base.data(), n_base), &bad);
     if (!status.ok()) lowest = owner[bad];
   }
+  WritePartialBlocks(requests, partial.data(), &lowest, &status);  // reuses the arena
   RunEachBelow(requests, by_write.data(), &lowest, &status,
                [this](const WriteRequest& r) { return Write(r.offset, r.buf, r.len); });
   if (lowest != kNone) *failed = lowest;

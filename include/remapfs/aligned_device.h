@@ -22,8 +22,13 @@
 // once (the same blocks Read would read, in fewer calls); a write's
 // whole-block requests with a misaligned buffer copied into the bounce
 // buffer, all under one shared lock of the blocks from the first to the
-// last. A write that covers part of a block, and whatever does not fit the
-// bounce buffer, takes Write's path, after the batch.
+// last. The writes that cover part of a block follow, as read-modify-write
+// in base batches: under one exclusive lock of the blocks from the first
+// to the last of a round (as many requests as the bounce buffer holds), the
+// blocks they cover in part are read in one base ReadBatch, patched, and
+// written back in one base WriteBatch; requests that share a block both
+// land. Whatever does not fit the bounce buffer takes Write's path, after
+// the batch.
 //
 // Thread safety: every method may be called concurrently, as the
 // BlockDevice contract says. Concurrent writes never lose each other's
@@ -78,6 +83,14 @@ class AlignedDevice : public BlockDevice {
   Status RunBatch(std::span<const Request> requests, size_t* failed);
   Status ReadSlice(std::span<const ReadRequest> requests, size_t* failed);
   Status WriteSlice(std::span<const WriteRequest> requests, size_t* failed);
+  // The partial-block writes of a slice: requests[i] for each i in `which`
+  // below *lowest, stopping at the first failure, which becomes *lowest
+  // with its *status (aligned_device_rmw.cc). RmwRound does the requests
+  // `round` (ascending indices whose spans fit the bounce buffer together).
+  void WritePartialBlocks(std::span<const WriteRequest> requests, const bool* which, size_t* lowest,
+                          Status* status);
+  Status RmwRound(std::span<const WriteRequest> requests, std::span<const uint16_t> round,
+                  size_t* failed);
   // The blocks that bytes [offset, offset+len) touch, len > 0.
   BlockRangeLock::Guard LockBlocks(uint64_t offset, uint64_t len, BlockRangeLock::Mode mode) {
     return block_locks_.Lock(offset / alignment_, (offset + len - 1) / alignment_, mode);

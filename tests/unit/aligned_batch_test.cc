@@ -1,10 +1,10 @@
 // AlignedDevice's batches (aligned_device_batch.cc): what reaches the base,
 // and which request a failure is charged to. Unaligned reads go down as the
 // aligned spans covering them, spans that overlap or touch merged into one
-// request; whole-block writes go down as one batch, partial-block writes by
-// Write's read-modify-write. A failure is the lowest-index request's, with
-// the status Read/Write give for it; a span that served one request is not
-// asked twice. (The bytes over every stack: batch_test.cc.)
+// request; whole-block writes go down as one batch, partial-block writes as
+// read-modify-write in batches after it (aligned_rmw_batch_test.cc). A failure is the lowest-index
+// request's, with the status Read/Write give for it; a span that served one request is not asked
+// twice. (The bytes over every stack: batch_test.cc.)
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -149,7 +149,7 @@ TEST_CASE("A failed span of several reads is told apart by Read; a lone one is a
   }
 }
 
-TEST_CASE("Whole-block writes go to the base as one batch, partial ones by Write after it",
+TEST_CASE("Whole-block writes go to the base as one batch, partial ones in batches after it",
           "[aligned_batch]") {
   Fixture fx;
   const auto data = Pattern(0, kSize, 9);
@@ -164,9 +164,10 @@ TEST_CASE("Whole-block writes go to the base as one batch, partial ones by Write
                                             request(8 * kBlock, kBlock, 512)};
   SECTION("all succeed") {
     REQUIRE_OK(fx.dev->WriteBatch(writes, nullptr));
-    REQUIRE(fx.base->write_batches.size() == 1);
+    REQUIRE(fx.base->write_batches.size() == 2);
     CHECK(fx.base->write_batches[0] ==
           Ranges{{kBlock, kBlock}, {3 * kBlock, 2 * kBlock}, {8 * kBlock, kBlock}});
+    CHECK(fx.base->write_batches[1] == Ranges{{6 * kBlock, kBlock}});  // read-modify-write
     for (const WriteRequest& w : writes)
       std::memcpy(fx.model.data() + w.offset, data.data() + w.offset, w.len);
     CHECK(ByteDiff(Snapshot(fx.dev.get()), fx.model) == "");
