@@ -10,8 +10,9 @@
 // raw copy of its bytes (1 MiB pieces, to a fresh file) gives the device's
 // floor: under O_DIRECT on a slow disk no remapping can beat it. For the
 // scattered remove, the floor is its 100k MAIN sector writes alone, in
-// device batches of 64 runs, then one flush (bench_write_floor.h): the
-// remove's time over it is what remove adds to the writes it must make.
+// device batches of 64 runs and again of 2048 (one per 1 MiB copy batch,
+// as remove submits them), then one flush (bench_write_floor.h): remove's
+// time over it is what remove adds to the writes it must make.
 //
 // Usage: bench_bulk_remap [DIR]   (files are made in DIR, default /var/tmp)
 #include <unistd.h>
@@ -136,13 +137,17 @@ void BenchMode(const std::string& dir, bool direct) {
   Check(v->Remove(RangesOf(scattered)), "remove scattered");
   const double remove_scattered = Seconds(t);
   Report("remove 100k scattered", kScattered, remove_scattered, to_main, "<= 1 s");
-  const double floor = ScatteredWriteFloorSeconds(
-      dir + "/bench_bulk_scratch.img", kMainBytes,
-      [direct](const std::string& path) { return OpenFile(path, direct, false); }, scattered,
-      {scattered.begin(), scattered.begin() + kBaselineSectors}, 64);
-  std::printf("  %-28s %8.3f s  remove at %.2fx (device floor: its 100k MAIN sector writes, "
-              "batches of 64 runs, one flush)\n",
-              "floor for remove 100k", floor, remove_scattered / floor);
+  // Batches of 64 runs (the group add_bad and remove submit reads in) and
+  // of 2048, one per 1 MiB copy batch, as remove submits its MAIN writes.
+  for (size_t batch_runs : {size_t{64}, size_t{2048}}) {
+    const double floor = ScatteredWriteFloorSeconds(
+        dir + "/bench_bulk_scratch.img", kMainBytes,
+        [direct](const std::string& path) { return OpenFile(path, direct, false); }, scattered,
+        {scattered.begin(), scattered.begin() + kBaselineSectors}, batch_runs);
+    std::printf("  %-28s %8.3f s  remove at %.2fx (device floor: its 100k MAIN sector writes, "
+                "batches of %zu runs, one flush)\n",
+                "floor for remove 100k", floor, remove_scattered / floor, batch_runs);
+  }
 
   const SectorRange range{kMainBytes / kSs / 4, kMainBytes / kSs / 4 + kContiguous - 1};
   const double raw = RawRangeCopySeconds(main, dir + "/bench_bulk_scratch.img", direct, range.first,

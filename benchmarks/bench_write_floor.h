@@ -5,10 +5,12 @@
 // `sectors`, in ascending order (remove copies in MAIN order), straight to
 // a device in WriteBatch calls of `batch_runs` runs (64: the group in which
 // add_bad and remove submit runs), then one Flush. The device is a fresh
-// sparse file of `file_bytes` in which the `prewritten` sectors (what the
-// remove baseline wrote to MAIN before) are already written, untimed: so
-// the floor pays the block allocation remove pays on MAIN. Remove also
-// reads the sectors from the spare (a few large reads): left out.
+// sparse file of `file_bytes` left, untimed, as MAIN is when remove runs:
+// the `prewritten` sectors (what the remove baseline wrote to MAIN) already
+// written, so the floor pays the block allocation remove pays, and every
+// sector read through the device, as add_bad read them (buffered, their
+// pages are then cached, as MAIN's are). Remove also reads the sectors
+// from the spare (a few large reads): left out.
 #pragma once
 
 #include <cstddef>
