@@ -16,6 +16,18 @@
 // glibc's malloc puts the FUSE adapter's read buffer (and libfuse its
 // write data): not aligned for O_DIRECT. --aligned-buffers aligns them.
 //
+// The device floor (bench_run_floor.h), for the sequential jobs: the same
+// threads, regions, request sizes and buffers, but each request's device
+// runs, as the remap table splits it, go straight to the two devices
+// (opened as the Volume opens them), batched as the Volume batches them,
+// with no table lookup and no locks. At 100k remaps a 1 MiB request is
+// about 190 runs (MAIN runs between one-sector holes: a remapped sector is
+// never read from MAIN, it may be bad). So "volume at 0.98x of its floor"
+// means remapfs costs 2% over the device work it cannot avoid, and the
+// floor's own ratio to the 0-remap floor is the best any remapping layer
+// issuing these runs could reach on this machine. Each round runs a job's
+// floor and Volume back to back, the floor first in odd rounds.
+//
 // The figures are medians over the rounds, with each count's ratio to 0
 // remaps measured in the same run, printed beside the targets; nothing is
 // asserted: these machines are noisy.
@@ -29,16 +41,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench_files.h"
+#include "bench_io_job.h"
+#include "bench_run_floor.h"
 #include "remapfs/volume.h"
 
 using namespace remapfs;
@@ -52,6 +64,7 @@ constexpr uint64_t kMainBytes = 1ull << 30;
 constexpr uint64_t kSpareBytes = 256ull << 20;
 constexpr uint64_t kPerAddBad = 10000;
 const std::vector<uint64_t> kLevels = {0, 10000, 100000};
+constexpr size_t kSeqBlock = 1 << 20;  // the sequential jobs' request size
 
 struct Options {
   std::string dir = "/var/tmp";
@@ -62,18 +75,9 @@ struct Options {
   bool reuse = false;  // keep the files: make them only when missing
 };
 
-struct Job {
-  const char* name;
-  bool write;
-  bool sequential;
-  size_t block;
-  int threads;
-  const char* target;
-};
-
 const Job kJobs[] = {
-    {"seq read 1M x16", false, true, 1 << 20, 16, "10k >= 0.9x, 100k >= 0.5x"},
-    {"seq write 1M x16", true, true, 1 << 20, 16, "10k >= 0.9x, 100k >= 0.5x"},
+    {"seq read 1M x16", false, true, kSeqBlock, 16, "10k >= 0.9x, 100k >= 0.5x"},
+    {"seq write 1M x16", true, true, kSeqBlock, 16, "10k >= 0.9x, 100k >= 0.5x"},
     {"rand read 4k x32", false, false, 4096, 32, "ratios within 10% of the last build's"},
     {"rand write 4k x32", true, false, 4096, 32, "ratios within 10% of the last build's"},
 };
@@ -115,48 +119,23 @@ void CreateSpare(const std::string& main, const std::string& spare,
   }
 }
 
-// A buffer of `len` bytes, 16 bytes past a 4 KiB boundary unless aligned.
-struct Buffer {
-  Buffer(size_t len, bool aligned) : storage(len + 8192) {
-    const auto base = reinterpret_cast<uintptr_t>(storage.data());
-    data = storage.data() + ((4096 - base % 4096) % 4096) + (aligned ? 0 : 16);
-    std::memset(data, 0x5a, len);
-  }
-  std::vector<uint8_t> storage;
-  uint8_t* data;
-};
+double VolumeJob(Volume& v, const Job& job, const Options& o) {
+  return RunJob(job, kMainBytes, o.seconds, o.aligned_buffers,
+                [&v](uint64_t at, uint8_t* buf, size_t len, bool write) {
+                  return write ? v.Write(at, buf, len) : v.Read(at, buf, len);
+                });
+}
 
-// MiB/s of `job` on `v` for `seconds`.
-double RunJob(Volume& v, const Job& job, const Options& o) {
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<bool> failed{false};
-  const Clock::time_point end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                   std::chrono::duration<double>(o.seconds));
-  std::vector<std::thread> threads;
-  for (int t = 0; t < job.threads; ++t) {
-    threads.emplace_back([&, t] {
-      Buffer buf(job.block, o.aligned_buffers);
-      std::mt19937_64 rng(t + 100);
-      const uint64_t region = kMainBytes / job.threads;
-      uint64_t at = t * region, done = 0;
-      while (Clock::now() < end) {
-        if (!job.sequential) at = rng() % (kMainBytes / job.block) * job.block;
-        Status st = job.write ? v.Write(at, buf.data, job.block) : v.Read(at, buf.data, job.block);
-        if (!st.ok()) {
-          std::fprintf(stderr, "%s at %llu: %s\n", job.name, (unsigned long long)at,
-                       st.ToString().c_str());
-          failed = true;
-          return;
-        }
-        done += job.block;
-        if (job.sequential && (at += job.block) + job.block > (t + 1) * region) at = t * region;
-      }
-      bytes += done;
-    });
-  }
-  for (auto& th : threads) th.join();
-  if (failed) std::exit(1);
-  return static_cast<double>(bytes) / (1 << 20) / o.seconds;
+// The device floor of `job` (bench_run_floor.h): the runs of `plan` straight
+// to MAIN and the spare, opened as OpenVolume opens them.
+double FloorJob(const std::string& main, const std::string& spare, const RunPlan& plan,
+                const Job& job, const Options& o) {
+  std::unique_ptr<BlockDevice> m = OpenFile(main, o.direct, false),
+                               s = OpenFile(spare, o.direct, false);
+  return RunJob(job, kMainBytes, o.seconds, o.aligned_buffers,
+                [&](uint64_t at, uint8_t* buf, size_t, bool write) {
+                  return IssueRuns(*m, *s, plan.RunsAt(at), buf, write);
+                });
 }
 
 double Median(std::vector<double> v) {
@@ -183,7 +162,14 @@ Options ParseArgs(int argc, char** argv) {
   return o;
 }
 
-void PrintTable(const std::vector<std::vector<std::vector<double>>>& mibs) {
+// MiB/s by [level][job][round]; floor only for the sequential jobs.
+using Series = std::vector<std::vector<std::vector<double>>>;
+struct Figures {
+  Series volume = Series(kLevels.size(), std::vector<std::vector<double>>(std::size(kJobs)));
+  Series floor = volume;
+};
+
+void PrintTable(const Series& mibs) {
   std::printf("\n%-18s", "MiB/s (ratio)");
   for (uint64_t n : kLevels) std::printf(" %20llu remaps", (unsigned long long)n);
   std::printf("   target\n");
@@ -196,6 +182,46 @@ void PrintTable(const std::vector<std::vector<std::vector<double>>>& mibs) {
     }
     std::printf("   %s\n", kJobs[j].target);
   }
+}
+
+void PrintFloors(const Figures& f, const std::vector<RunPlan>& plans) {
+  std::printf("\ndevice floor: each request's device runs straight to MAIN and the spare "
+              "(no table, no locks)\n");
+  for (size_t j = 0; j < std::size(kJobs); ++j) {
+    if (!kJobs[j].sequential) continue;
+    const double volume_base = Median(f.volume[0][j]), floor_base = Median(f.floor[0][j]);
+    for (size_t l = 0; l < kLevels.size(); ++l) {
+      const double v = Median(f.volume[l][j]), fl = Median(f.floor[l][j]);
+      std::printf("%s, %lluk: volume %.0f MiB/s = %.2fx of 0 remaps; device floor for the same "
+                  "runs (%.1f per request) %.0f MiB/s = %.2fx; volume at %.2fx of its floor\n",
+                  kJobs[j].name, (unsigned long long)kLevels[l] / 1000, v, v / volume_base,
+                  plans[l].MeanRuns(), fl, fl / floor_base, v / fl);
+    }
+    std::printf("  target: %s (of 0 remaps)\n", kJobs[j].target);
+  }
+}
+
+// Round `r` at level `l`: each job through the Volume and, beside each
+// sequential one, its floor, the floor first in odd rounds.
+void RunLevel(const std::string& main, const std::string& spare, const RunPlan& plan, size_t l,
+              int r, const Options& o, Figures& f) {
+  std::unique_ptr<Volume> v = OpenVolume(main, spare, o.direct);
+  std::printf("round %d, %6llu remaps:", r + 1, (unsigned long long)kLevels[l]);
+  std::string floors;
+  for (size_t j = 0; j < std::size(kJobs); ++j) {
+    const bool floor_first = r % 2 == 0;
+    auto floor = [&] {
+      if (!kJobs[j].sequential) return;
+      f.floor[l][j].push_back(FloorJob(main, spare, plan, kJobs[j], o));
+      floors += " " + std::to_string(static_cast<int>(f.floor[l][j].back()));
+    };
+    if (floor_first) floor();
+    f.volume[l][j].push_back(VolumeJob(*v, kJobs[j], o));
+    if (!floor_first) floor();
+    std::printf(" %8.1f", f.volume[l][j].back());
+  }
+  std::printf(" MiB/s; floor%s\n", floors.c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -223,23 +249,20 @@ int main(int argc, char** argv) {
     std::printf("spare with %llu remaps made in %.1f s\n", (unsigned long long)n,
                 std::chrono::duration<double>(Clock::now() - t).count());
   }
-  // mibs[level][job][round]
-  std::vector<std::vector<std::vector<double>>> mibs(
-      kLevels.size(), std::vector<std::vector<double>>(std::size(kJobs)));
+  std::vector<RunPlan> plans;
+  for (const std::string& s : spares) plans.push_back(RunPlan::Load(s, kMainBytes, kSeqBlock));
+  Figures f;
   for (int r = 0; r < o.rounds; ++r) {
     for (size_t k = 0; k < kLevels.size(); ++k) {
       const size_t l = (k + r) % kLevels.size();
-      std::unique_ptr<Volume> v = OpenVolume(main, spares[l], o.direct);
-      std::printf("round %d, %6llu remaps:", r + 1, (unsigned long long)kLevels[l]);
-      for (size_t j = 0; j < std::size(kJobs); ++j) {
-        mibs[l][j].push_back(RunJob(*v, kJobs[j], o));
-        std::printf(" %8.1f", mibs[l][j].back());
-      }
-      std::printf(" MiB/s\n");
-      std::fflush(stdout);
+      RunLevel(main, spares[l], plans[l], l, r, o, f);
     }
   }
-  PrintTable(mibs);
+  PrintTable(f.volume);
+  PrintFloors(f, plans);
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3)  // what else ran: figures under load mean little
+    std::printf("\nload average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
   if (o.reuse) return 0;
   unlink(main.c_str());
   for (const std::string& s : spares) unlink(s.c_str());
