@@ -22,12 +22,11 @@ namespace {
 constexpr uint64_t kSize = 64 * 1024;
 constexpr uint64_t kBlock = 4096;
 
-// A strict base (StrictAlignmentDevice) that records the batches it is
-// handed and fails every call touching [bad_begin, bad_end) with EIO,
-// naming the call's offset. Single-threaded use.
-class RecordingBase : public StrictAlignmentDevice {
+// A base that records the batches it is handed and fails every call
+// touching [bad_begin, bad_end) with EIO, naming the call's offset.
+class RecordingBase : public BatchRecordingDevice {
  public:
-  RecordingBase() : StrictAlignmentDevice(kSize, kBlock) {}
+  RecordingBase() : BatchRecordingDevice(kSize, kBlock) {}
   Status Read(uint64_t offset, void* buf, size_t len) override {
     if (Bad(offset, len)) return BadCall(offset);
     return StrictAlignmentDevice::Read(offset, buf, len);
@@ -36,19 +35,6 @@ class RecordingBase : public StrictAlignmentDevice {
     if (Bad(offset, len)) return BadCall(offset);
     return StrictAlignmentDevice::Write(offset, buf, len);
   }
-  Status ReadBatch(std::span<const ReadRequest> r, size_t* failed) override {
-    read_batches.emplace_back();
-    for (const ReadRequest& q : r) read_batches.back().push_back({q.offset, q.len});
-    return BlockDevice::ReadBatch(r, failed);
-  }
-  Status WriteBatch(std::span<const WriteRequest> r, size_t* failed) override {
-    write_batches.emplace_back();
-    for (const WriteRequest& q : r) write_batches.back().push_back({q.offset, q.len});
-    return BlockDevice::WriteBatch(r, failed);
-  }
-
-  using Ranges = std::vector<std::pair<uint64_t, size_t>>;
-  std::vector<Ranges> read_batches, write_batches;
   uint64_t bad_begin = 0, bad_end = 0;
   int bad_calls = 0;
 

@@ -20,22 +20,12 @@ using namespace remapfs::testing;
 namespace {
 
 constexpr uint64_t kBlock = 4096;
-using Ranges = std::vector<std::pair<uint64_t, size_t>>;
+using Ranges = BatchRecordingDevice::Ranges;
 
 // A strict base that records the batches it is handed (single-threaded).
-class RecordingBase : public StrictAlignmentDevice {
+class RecordingBase : public BatchRecordingDevice {
  public:
-  RecordingBase(uint64_t size, uint32_t alignment) : StrictAlignmentDevice(size, alignment) {}
-  Status ReadBatch(std::span<const ReadRequest> r, size_t* failed) override {
-    read_batches.emplace_back();
-    for (const ReadRequest& q : r) read_batches.back().push_back({q.offset, q.len});
-    return BlockDevice::ReadBatch(r, failed);
-  }
-  Status WriteBatch(std::span<const WriteRequest> r, size_t* failed) override {
-    write_batches.emplace_back();
-    for (const WriteRequest& q : r) write_batches.back().push_back({q.offset, q.len});
-    return BlockDevice::WriteBatch(r, failed);
-  }
+  RecordingBase(uint64_t size, uint32_t alignment) : BatchRecordingDevice(size, alignment) {}
   // Base calls made by the batches (the rest were lone Read/Write calls).
   uint64_t batched_calls() const {
     uint64_t n = 0;
@@ -44,7 +34,6 @@ class RecordingBase : public StrictAlignmentDevice {
     return n;
   }
   BlockDevice* memory() { return base(); }
-  std::vector<Ranges> read_batches, write_batches;
 };
 
 // An AlignedDevice of `size` bytes at `alignment` over a RecordingBase (or,

@@ -1,11 +1,12 @@
 // Helpers of the batch tests (batch_test.cc, aligned_batch_test.cc,
-// volume_batch_test.cc): test files opened as a mount opens them, buffers
-// at chosen alignments, random non-overlapping requests.
+// aligned_rmw_batch_test.cc, volume_batch_test.cc): test files opened as a mount opens them,
+// buffers at chosen alignments, random non-overlapping requests.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,5 +55,25 @@ class BufferPool {
 // device may merge them).
 std::vector<std::pair<uint64_t, size_t>> RandomRanges(std::mt19937_64& rng, uint64_t begin,
                                                       uint64_t end, size_t max_count);
+
+// A strict base (StrictAlignmentDevice) that records the ranges of every
+// batch it is handed, then runs it request by request. Single-threaded use.
+class BatchRecordingDevice : public StrictAlignmentDevice {
+ public:
+  using Ranges = std::vector<std::pair<uint64_t, size_t>>;
+  BatchRecordingDevice(uint64_t size, uint32_t alignment)
+      : StrictAlignmentDevice(size, alignment) {}
+  Status ReadBatch(std::span<const ReadRequest> r, size_t* failed) override {
+    read_batches.emplace_back();
+    for (const ReadRequest& q : r) read_batches.back().push_back({q.offset, q.len});
+    return BlockDevice::ReadBatch(r, failed);
+  }
+  Status WriteBatch(std::span<const WriteRequest> r, size_t* failed) override {
+    write_batches.emplace_back();
+    for (const WriteRequest& q : r) write_batches.back().push_back({q.offset, q.len});
+    return BlockDevice::WriteBatch(r, failed);
+  }
+  std::vector<Ranges> read_batches, write_batches;
+};
 
 }  // namespace remapfs::testing
