@@ -238,10 +238,10 @@ void MetadataStore::SetSlot(uint64_t slot, const SlotEntry& entry) {
 std::vector<MetadataStore::TableRun> MetadataStore::TouchedRuns(
     const std::vector<SlotChange>& changes) const {
   const uint64_t per = format::SlotsPerTableSector(geometry_.sector_size);
-  std::vector<uint64_t> sectors;
-  sectors.reserve(changes.size());
-  for (const SlotChange& c : changes) sectors.push_back(c.slot / per);
-  std::sort(sectors.begin(), sectors.end());
+  std::vector<uint64_t> sectors;  // one per table sector where slots come in order
+  for (const SlotChange& c : changes)
+    if (sectors.empty() || sectors.back() != c.slot / per) sectors.push_back(c.slot / per);
+  if (!std::is_sorted(sectors.begin(), sectors.end())) std::sort(sectors.begin(), sectors.end());
   std::vector<TableRun> runs;
   for (uint64_t t : sectors) {
     if (!runs.empty() && t < runs.back().end) continue;

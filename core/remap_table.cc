@@ -77,9 +77,10 @@ void RemapTable::Release(const std::vector<uint64_t>& slots) {
 }
 
 Status RemapTable::Commit(const std::vector<SlotChange>& changes, size_t new_slots) {
-  // What a returned slot maps now: its entry is cleared by the commit.
-  std::vector<SlotEntry> before(changes.size());
-  for (size_t i = 0; i < changes.size(); ++i)
+  // What a returned slot maps now: its entry is cleared by the commit. The
+  // new slots come last and map nothing yet.
+  std::vector<SlotEntry> before(changes.size() - new_slots);
+  for (size_t i = 0; i < before.size(); ++i)
     if (!changes[i].entry.used) before[i] = metadata_->slot(changes[i].slot);
   if (Status st = metadata_->Commit(changes); !st.ok()) {
     for (size_t i = changes.size() - new_slots; i < changes.size(); ++i)
@@ -92,10 +93,11 @@ Status RemapTable::Commit(const std::vector<SlotChange>& changes, size_t new_slo
       Apply(changes[i]);
       continue;
     }
-    auto it = map_.find(before[i].main_sector);
-    if (before[i].used && it != map_.end() && it->value.slot() == changes[i].slot) {
+    const SlotEntry old = i < before.size() ? before[i] : SlotEntry{};
+    auto it = map_.find(old.main_sector);
+    if (old.used && it != map_.end() && it->value.slot() == changes[i].slot) {
       pending_count_ -= it->value.pending();
-      map_.Erase(before[i].main_sector);
+      map_.Erase(old.main_sector);
     }
     (void)allocator_.Free(changes[i].slot);
   }
