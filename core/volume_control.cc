@@ -13,7 +13,8 @@
 // written to is one write. The reads go to their device in ReadBatches of
 // kRunsInFlight runs (the step of the operation's progress), then the
 // batch's writes as one WriteBatch, so a device that runs a batch
-// concurrently (FileDevice on io_uring) has many in flight. Slots are allocated lowest first and
+// concurrently (FileDevice on io_uring) has many in flight. A batch's
+// writes run while the next batch is read (copy_pipeline.h). Slots are allocated lowest first and
 // handed out in MAIN order, so sectors remapped together are neighbours on the spare: scattered
 // sectors cost one MAIN read (add_bad) or write (remove) each, issued together, and a few large
 // spare calls; a contiguous range a few large calls per batch.
@@ -23,6 +24,7 @@
 #include <limits>
 #include <span>
 
+#include "copy_pipeline.h"
 #include "remapfs/volume.h"
 
 namespace remapfs {
@@ -168,32 +170,33 @@ void Volume::ReadForRemap(std::vector<SlotChange>& changes, size_t i, size_t n, 
 // unreadable ones pending (their slots are not written).
 Status Volume::CopyToSpare(std::vector<SlotChange>& changes, OperationScope& progress) {
   const uint32_t ss = geometry().sector_size;
-  const size_t per_batch = std::max<size_t>(1, kCopyBatchBytes / ss);
-  std::vector<uint8_t> buf(std::min(changes.size(), per_batch) * ss);
   auto main_at = [&](size_t i) { return changes[i].entry.main_sector; };
   auto spare_at = [&](size_t i) {
     return changes[i].entry.pending ? kNoIo : table_->SpareByteOffset(changes[i].slot) / ss;
   };
-  for (size_t b = 0; b < changes.size(); b += per_batch) {
-    const size_t e = std::min(changes.size(), b + per_batch);
-    (void)ForEachGroup(DeviceRuns(b, e, main_at), [&](std::span<const EntryRun> group) {
+  auto read_batch = [&](size_t b, size_t e, uint8_t* buf) {
+    return ForEachGroup(DeviceRuns(b, e, main_at), [&](std::span<const EntryRun> group) {
       // The group's reads together; from the first failed one on (the
       // device may or may not have done those after it), run by run.
       size_t failed = 0;  // everything, should the device not say
-      const Status st = main_->ReadBatch(
-          RequestsFor<ReadRequest>(group, b, main_at, buf.data(), ss), &failed);
+      const Status st =
+          main_->ReadBatch(RequestsFor<ReadRequest>(group, b, main_at, buf, ss), &failed);
       const size_t redo_from = st.ok() ? group.size() : std::min(failed, group.size() - 1);
       for (size_t k = redo_from; k < group.size(); ++k)
-        ReadForRemap(changes, group[k].first, group[k].count,
-                     buf.data() + (group[k].first - b) * ss, k == failed ? st : Status::Ok());
+        ReadForRemap(changes, group[k].first, group[k].count, buf + (group[k].first - b) * ss,
+                     k == failed ? st : Status::Ok());
       progress.Advance(SectorsIn(group));
-      return Status::Ok();
+      return Status::Ok();  // an unreadable sector is pending, not a failure
     });
-    REMAPFS_RETURN_IF_ERROR(spare_->WriteBatch(
-        RequestsFor<WriteRequest>(DeviceRuns(b, e, spare_at), b, spare_at, buf.data(), ss),
-        nullptr));
-  }
-  return Status::Ok();
+  };
+  // ReadForRemap may mark an entry pending, but only before its batch is
+  // written: the write (on its own thread) sees the batch's final entries.
+  auto write_batch = [&](size_t b, size_t e, uint8_t* buf) {
+    return spare_->WriteBatch(
+        RequestsFor<WriteRequest>(DeviceRuns(b, e, spare_at), b, spare_at, buf, ss), nullptr);
+  };
+  return PipelinedCopy(changes.size(), std::max<size_t>(1, kCopyBatchBytes / ss), ss, read_batch,
+                       write_batch);
 }
 
 Status Volume::AddBad(const std::vector<SectorRange>& input) {
@@ -243,28 +246,29 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
 // what it has.
 Status Volume::CopyToMain(const std::vector<SlotMapping>& remapped, OperationScope& progress) {
   const uint32_t ss = geometry().sector_size;
-  const size_t per_batch = std::max<size_t>(1, kCopyBatchBytes / ss);
-  std::vector<uint8_t> buf(std::min(remapped.size(), per_batch) * ss);
   auto spare_at = [&](size_t i) {
     return remapped[i].pending ? kNoIo : table_->SpareByteOffset(remapped[i].slot) / ss;
   };
   auto main_at = [&](size_t i) { return remapped[i].pending ? kNoIo : remapped[i].main_sector; };
-  for (size_t b = 0; b < remapped.size(); b += per_batch) {
-    const size_t e = std::min(remapped.size(), b + per_batch);
+  auto read_batch = [&](size_t b, size_t e, uint8_t* buf) {
     REMAPFS_RETURN_IF_ERROR(
         ForEachGroup(DeviceRuns(b, e, spare_at), [&](std::span<const EntryRun> group) {
-          REMAPFS_RETURN_IF_ERROR(spare_->ReadBatch(
-              RequestsFor<ReadRequest>(group, b, spare_at, buf.data(), ss), nullptr));
+          REMAPFS_RETURN_IF_ERROR(
+              spare_->ReadBatch(RequestsFor<ReadRequest>(group, b, spare_at, buf, ss), nullptr));
           progress.Advance(SectorsIn(group));
           return Status::Ok();
         }));
-    REMAPFS_RETURN_IF_ERROR(main_->WriteBatch(
-        RequestsFor<WriteRequest>(DeviceRuns(b, e, main_at), b, main_at, buf.data(), ss), nullptr));
     // Pending sectors are done without I/O.
     progress.Advance(std::count_if(remapped.begin() + b, remapped.begin() + e,
                                    [](const SlotMapping& m) { return m.pending; }));
-  }
-  return Status::Ok();
+    return Status::Ok();
+  };
+  auto write_batch = [&](size_t b, size_t e, uint8_t* buf) {
+    return main_->WriteBatch(
+        RequestsFor<WriteRequest>(DeviceRuns(b, e, main_at), b, main_at, buf, ss), nullptr);
+  };
+  return PipelinedCopy(remapped.size(), std::max<size_t>(1, kCopyBatchBytes / ss), ss, read_batch,
+                       write_batch);
 }
 
 Status Volume::Remove(const std::vector<SectorRange>& input) {
