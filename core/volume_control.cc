@@ -179,8 +179,8 @@ Status Volume::CopyToSpare(std::vector<SlotChange>& changes, OperationScope& pro
       // The group's reads together; from the first failed one on (the
       // device may or may not have done those after it), run by run.
       size_t failed = 0;  // everything, should the device not say
-      const Status st =
-          main_->ReadBatch(RequestsFor<ReadRequest>(group, b, main_at, buf, ss), &failed);
+      const Status st = main_->ReadBatch(RequestsFor<ReadRequest>(group, b, main_at, buf, ss),
+                                         &failed);
       const size_t redo_from = st.ok() ? group.size() : std::min(failed, group.size() - 1);
       for (size_t k = redo_from; k < group.size(); ++k)
         ReadForRemap(changes, group[k].first, group[k].count, buf + (group[k].first - b) * ss,
