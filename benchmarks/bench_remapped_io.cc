@@ -192,10 +192,11 @@ void PrintFloors(const Figures& f, const std::vector<RunPlan>& plans) {
     const double volume_base = Median(f.volume[0][j]), floor_base = Median(f.floor[0][j]);
     for (size_t l = 0; l < kLevels.size(); ++l) {
       const double v = Median(f.volume[l][j]), fl = Median(f.floor[l][j]);
-      std::printf("%s, %lluk: volume %.0f MiB/s = %.2fx of 0 remaps; device floor for the same "
-                  "runs (%.1f per request) %.0f MiB/s = %.2fx; volume at %.2fx of its floor\n",
-                  kJobs[j].name, (unsigned long long)kLevels[l] / 1000, v, v / volume_base,
-                  plans[l].MeanRuns(), fl, fl / floor_base, v / fl);
+      const std::string remaps = kLevels[l] == 0 ? "0" : std::to_string(kLevels[l] / 1000) + "k";
+      std::printf("%s, %s remaps: volume %.0f MiB/s = %.2fx of 0 remaps; device floor for the "
+                  "same runs (%.1f per request) %.0f MiB/s = %.2fx; volume at %.2fx of its floor\n",
+                  kJobs[j].name, remaps.c_str(), v, v / volume_base, plans[l].MeanRuns(), fl,
+                  fl / floor_base, v / fl);
     }
     std::printf("  target: %s (of 0 remaps)\n", kJobs[j].target);
   }
