@@ -68,8 +68,43 @@ std::vector<SlotMapping> RemapTable::MappingsIn(uint64_t offset, size_t len) con
   return MappingsIn({SectorRange{offset / ss, (offset + len - 1) / ss}});
 }
 
-Status RemapTable::Allocate(uint64_t n, std::vector<uint64_t>* slots) {
-  return allocator_.AllocateMany(n, slots);
+namespace {
+
+// The lengths of the runs of consecutive sectors in `sectors` (ascending).
+std::vector<uint64_t> RunLengths(const std::vector<uint64_t>& sectors) {
+  std::vector<uint64_t> lengths;
+  for (size_t i = 0; i < sectors.size(); ++i) {
+    if (i == 0 || sectors[i] != sectors[i - 1] + 1) lengths.push_back(0);
+    ++lengths.back();
+  }
+  return lengths;
+}
+
+}  // namespace
+
+Status RemapTable::Allocate(const std::vector<uint64_t>& main_sectors,
+                            std::vector<uint64_t>* slots) {
+  // Sectors per 4 KiB block: the unit that O_DIRECT, 4Kn disks and the host
+  // filesystem's blocks want whole.
+  const uint64_t per_block = std::max<uint64_t>(1, 4096 / geometry().sector_size);
+  const std::vector<uint64_t> lengths = RunLengths(main_sectors);
+  const bool has_long_run = per_block > 1 &&
+                            std::any_of(lengths.begin(), lengths.end(),
+                                        [&](uint64_t n) { return n >= per_block; });
+  if (has_long_run) {
+    std::vector<uint64_t> run_firsts;  // each run's first MAIN sector
+    for (size_t i = 0, at = 0; i < lengths.size(); at += lengths[i++])
+      run_firsts.push_back(main_sectors[at]);
+    const ReservationSet& reserved = metadata_->reservations();
+    const auto skip_to_match = [&](size_t run, uint64_t first_free) -> uint64_t {
+      if (lengths[run] < per_block) return 0;  // short runs stay packed
+      const uint64_t want = run_firsts[run] % per_block;
+      const uint64_t have = reserved.SlotToSector(first_free) % per_block;
+      return (want + per_block - have) % per_block;
+    };
+    if (allocator_.AllocateRunsAtTail(lengths, skip_to_match, slots).ok()) return Status::Ok();
+  }
+  return allocator_.AllocateMany(main_sectors.size(), slots);
 }
 
 void RemapTable::Release(const std::vector<uint64_t>& slots) {

@@ -1,4 +1,5 @@
-// SpareAllocator: lowest-free-slot-first allocation in O(log n).
+// SpareAllocator: lowest-free-slot-first allocation in O(log n), and runs
+// placed at the tail.
 // See include/remapfs/spare_allocator.h.
 #include "remapfs/spare_allocator.h"
 
@@ -55,6 +56,38 @@ Status SpareAllocator::AllocateMany(uint64_t n, std::vector<uint64_t>* slots) {
     REMAPFS_RETURN_IF_ERROR(Allocate(&slot));  // cannot fail: checked above
     slots->push_back(slot);
   }
+  return Status::Ok();
+}
+
+Status SpareAllocator::AllocateRunsAtTail(const std::vector<uint64_t>& run_lengths,
+                                          const SkipFn& skip_before, std::vector<uint64_t>* slots) {
+  while (cursor_ < used_.size() && used_[cursor_]) ++cursor_;  // keeps the cursor's invariant
+  // Plan the stretch first: the allocator changes only once all of it fits.
+  std::vector<uint64_t> firsts;
+  uint64_t end = cursor_;
+  bool fits = true;
+  for (size_t i = 0; i < run_lengths.size() && fits; ++i) {
+    fits = end < used_.size();  // the callback is only asked about real slots
+    if (fits) end += skip_before(i, end);
+    firsts.push_back(end);
+    end += run_lengths[i];
+  }
+  for (uint64_t s = cursor_; fits && s < end; ++s) fits = s < used_.size() && !used_[s];
+  if (!fits) {
+    return Status::NoSpace("no free stretch of " + std::to_string(end - cursor_) +
+                           " slots at the spare's tail (slot " + std::to_string(cursor_) + " of " +
+                           std::to_string(used_.size()) + ")");
+  }
+  slots->clear();
+  slots->reserve(end - cursor_);
+  uint64_t next = cursor_;
+  for (size_t i = 0; i < run_lengths.size(); ++i) {
+    for (; next < firsts[i]; ++next) released_.push(next);  // skipped: stays free
+    for (; next < firsts[i] + run_lengths[i]; ++next) slots->push_back(next);
+  }
+  for (uint64_t s : *slots) used_[s] = true;
+  used_count_ += slots->size();
+  cursor_ = end;
   return Status::Ok();
 }
 

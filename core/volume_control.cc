@@ -218,7 +218,7 @@ Status Volume::AddBad(const std::vector<SectorRange>& input) {
       return Status::NoSpace("spare exhausted: " + std::to_string(sectors.size()) +
                              " sectors to remap but only " + std::to_string(table_->free_slots()) +
                              " free");
-    REMAPFS_RETURN_IF_ERROR(table_->Allocate(sectors.size(), &slots));
+    REMAPFS_RETURN_IF_ERROR(table_->Allocate(sectors, &slots));
   }
   OperationScope progress(this, VolumeOperation::kAddBad, slots.size());
   std::vector<SlotChange> changes(sectors.size());

@@ -37,7 +37,7 @@ Status Volume::RemapFailedWrites(const std::vector<uint64_t>& failed, uint64_t o
   std::vector<uint64_t> slots;
   {
     std::unique_lock lock(table_mu_);
-    Status st = table_->Allocate(failed.size(), &slots);
+    Status st = table_->Allocate(failed, &slots);
     if (!st.ok())
       return Status::IoError("write failed on MAIN and the spare is exhausted: " + st.message());
   }
@@ -145,7 +145,7 @@ Status Volume::RecoverWrite(uint64_t offset, const void* buf, size_t len, Clock:
 void Volume::MarkPending(const std::vector<uint64_t>& failed) {
   std::unique_lock lock(table_mu_);
   std::vector<uint64_t> slots;
-  if (!table_->Allocate(failed.size(), &slots).ok()) {
+  if (!table_->Allocate(failed, &slots).ok()) {
     spdlog::error("main sector {} unreadable and the spare is exhausted: cannot record it "
                   "as pending",
                   failed.front());

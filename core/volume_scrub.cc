@@ -39,7 +39,7 @@ Status Volume::ScrubChanges(const Narrowing& n, std::vector<SlotChange>* changes
       std::unique_lock lock(table_mu_);
       if (table_->IsMapped(sector)) continue;  // already on the spare: MAIN is moot
       std::vector<uint64_t> one;
-      if (!table_->Allocate(1, &one).ok()) {
+      if (!table_->Allocate({sector}, &one).ok()) {
         st = Status::NoSpace("scrub: spare exhausted at main sector " + std::to_string(sector));
         break;  // what was found so far is still committed
       }

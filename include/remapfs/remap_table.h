@@ -106,9 +106,19 @@ class RemapTable {
   }
 
   uint64_t free_slots() const { return allocator_.free_count(); }
-  // `n` free slots, lowest first, all or nothing: NoSpace and no change if
-  // fewer are free. They stay allocated until Release or a Commit naming them.
-  Status Allocate(uint64_t n, std::vector<uint64_t>* slots);
+  // A free slot for each of `main_sectors` (ascending), in that order, all
+  // or nothing: NoSpace and no change if fewer are free. They stay allocated
+  // until Release or a Commit naming them. The slots ascend with the
+  // sectors, so neighbours in MAIN are neighbours on the spare. When some
+  // run of consecutive sectors fills at least a 4 KiB block, the request
+  // goes to the never-allocated tail of the spare, and each such run starts
+  // on a spare sector at the same offset within 4 KiB as its first MAIN
+  // sector (fewer than a block's worth of slots stay free before it): then
+  // aligned I/O over the run is aligned on the spare too, and O_DIRECT or a
+  // 4Kn spare needs no read-modify-write for it. Past a metadata extent
+  // inside a run the offsets differ. Otherwise, and where the tail has no
+  // room, the slots are the lowest free ones.
+  Status Allocate(const std::vector<uint64_t>& main_sectors, std::vector<uint64_t>* slots);
   // Gives back slots from Allocate that no commit names.
   void Release(const std::vector<uint64_t>& slots);
 

@@ -36,7 +36,7 @@ struct TableFixture {
   // one commit.
   void Remap(const std::vector<uint64_t>& sectors, bool pending = false) {
     std::vector<uint64_t> slots;
-    REQUIRE_OK(table->Allocate(sectors.size(), &slots));
+    REQUIRE_OK(table->Allocate(sectors, &slots));
     std::vector<SlotChange> changes;
     for (size_t i = 0; i < sectors.size(); ++i)
       changes.push_back({slots[i], SlotEntry{true, pending, sectors[i]}});
@@ -167,7 +167,7 @@ TEST_CASE("A failed commit leaves the map as it was and releases the new slots",
   const uint64_t free_before = f.table->free_slots();
   const std::vector<RemapEntry> entries_before = f.table->Entries();
   std::vector<uint64_t> slots;
-  REQUIRE_OK(f.table->Allocate(2, &slots));
+  REQUIRE_OK(f.table->Allocate({31, 32}, &slots));
   f.faults->AddFault(0, f.g.spare_sectors - 1, FaultMode::kWrite);
   const SlotMapping thirty = f.table->MappingsIn({SectorRange{30, 30}}).front();
   const Status st = f.table->Commit({{thirty.slot, SlotEntry{}},
