@@ -10,6 +10,7 @@
 #include "fuse/libfuse.h"
 #include "logging.h"
 #include "subcommands.h"
+#include "suggest.h"
 
 #ifndef REMAPFS_VERSION
 #define REMAPFS_VERSION "unknown"
@@ -54,6 +55,19 @@ std::vector<std::string> MountHelperArgs(std::vector<std::string> args) {
   return args;
 }
 
+// A usage error: "did you mean" when `cmd` is one typo away from a command,
+// else the pointer to --help.
+int UnknownCommand(const std::string& cmd) {
+  static const std::vector<std::string_view> kKnown = {
+      "format", "mount", "check", "info", "resize-spare", "mark", "--help", "--version"};
+  if (auto match = ClosestMatch(cmd, kKnown)) {
+    fmt::print(stderr, "remapfs: unknown command '{}'; did you mean '{}'?\n", cmd, *match);
+  } else {
+    fmt::print(stderr, "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);
+  }
+  return kExitUsage;
+}
+
 int Dispatch(const std::vector<std::string>& argv) {
   if (argv.empty()) {
     fmt::print(stderr, "{}", kUsage);
@@ -80,8 +94,7 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (cmd == "resize-spare") return RunResizeSpare(rest);
   if (cmd == "mark") return RunMark(rest);
   if (IsMountHelperForm(argv)) return RunMount(MountHelperArgs(argv));
-  fmt::print(stderr, "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);
-  return kExitUsage;
+  return UnknownCommand(cmd);
 }
 
 }  // namespace
