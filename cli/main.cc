@@ -32,7 +32,8 @@ Commands:
   check  SPARE [--main MAIN] [--repair] [--json]
   info   SPARE [--json] [--export badblocks|md|ddrescue [--block-size N]]
   resize-spare MAIN SPARE NEW_SIZE
-  mark   MAIN SPARE --format badblocks|md|ddrescue [--block-size N] FILE
+  mark   MAIN SPARE --format badblocks|md|ddrescue [--block-size N]
+         [--bad-sector-only] FILE
 
 Also accepted, for fstab type fuse.remapfs (mount.fuse3):
   remapfs MAIN,SPARE MOUNTPOINT [-o OPTS]
