@@ -55,11 +55,12 @@ TEST_CASE("givenAWordFarFromEveryCommand_whenMatched_thenNothingIsSuggested", "[
   CHECK(ClosestMatch("inf", kCommands) == "info");
   CHECK(ClosestMatch("ino", kCommands) == "info");
   CHECK(ClosestMatch("mrk", kCommands) == "mark");
-  CHECK(ClosestMatch("mnt", kCommands) == std::nullopt);     // 2 edits from mount, 3 letters
-  CHECK(ClosestMatch("frmt", kCommands) == std::nullopt);    // 2 edits, 4 letters
-  CHECK(ClosestMatch("frmat", kCommands) == "format");       // 1 edit, 5 letters
-  CHECK(ClosestMatch("fxrmxt", kCommands) == "format");      // 2 edits, 6 letters
-  CHECK(ClosestMatch("fxrxxt", kCommands) == std::nullopt);  // 3 edits
+  CHECK(ClosestMatch("mnt", kCommands) == std::nullopt);           // 2 edits from mount, 3 letters
+  CHECK(ClosestMatch("frmt", kCommands) == std::nullopt);          // 2 edits, 4 letters
+  CHECK(ClosestMatch("frmat", kCommands) == "format");             // 1 edit, 5 letters
+  CHECK(ClosestMatch("fxrmxt", kCommands) == "format");            // 2 edits, 6 letters
+  CHECK(ClosestMatch("fxrxxt", kCommands) == std::nullopt);        // 3 edits
+  CHECK(ClosestMatch("resize-xxxre", kCommands) == std::nullopt);  // 3 edits: never, however long
 }
 
 TEST_CASE("givenTwoCandidatesEquallyClose_whenMatched_thenTheEarlierIsSuggested", "[suggest]") {
