@@ -199,6 +199,19 @@ TEST_CASE("givenOneAreaOfEachStatus_whenParsed_thenOnlyTheFailedOnesAreCounted",
   }
 }
 
+TEST_CASE("givenAreasOfOneStatusSharingASector_whenCounted_thenThatSectorCountsOnce",
+          "[badblocks]") {
+  // '*' bytes 0x300-0x4FF and 0x500-0x6FF: sectors 1-2 and 2-3, so 3
+  // sectors; then '/' 0x700-0x9FF, sectors 3-4: sector 3 is '*' and '/'.
+  const std::string map = "0x0 + 1\n0x0 0x300 +\n0x300 0x200 *\n0x500 0x200 *\n"
+                          "0x700 0x300 /\n";
+  REQUIRE(MustParseDdrescue(map, k512, kAll) == Ranges{{1, 4}});
+  REQUIRE(last_counts == Counts{0, 3, 2});
+  // On 4096-byte sectors every area is in sector 0.
+  REQUIRE(MustParseDdrescue(map, k4096, kAll) == Ranges{{0, 0}});
+  REQUIRE(last_counts == Counts{0, 1, 1});
+}
+
 TEST_CASE("givenFailedAreaPastMain_whenParsed_thenRefusedUnlessOnlyMinusAreasAreTaken",
           "[badblocks]") {
   // MAIN is 2 MiB: the '*' and '/' areas past it are bad by default.
