@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "suggest.h"
+
 namespace remapfs::cli {
 namespace {
 
@@ -26,6 +28,22 @@ void SplitInline(const std::string& arg, std::string* name,
   } else {
     *name = arg;
   }
+}
+
+// "unknown option '--forse=1'", and "; did you mean '--force'?" when a long
+// option `name` is one typo away from one of `specs` (dashes not counted).
+std::string UnknownOption(const std::vector<OptionSpec>& specs, const std::string& arg,
+                          std::string_view name) {
+  std::string error = "unknown option '" + arg + "'";
+  if (name.rfind("--", 0) != 0) return error;
+  std::vector<std::string_view> longs = {"help"};
+  for (const OptionSpec& s : specs) {
+    if (s.name.rfind("--", 0) == 0) longs.push_back(s.name.substr(2));
+  }
+  if (auto match = ClosestMatch(name.substr(2), longs)) {
+    error += "; did you mean '--" + std::string(*match) + "'?";
+  }
+  return error;
 }
 
 }  // namespace
@@ -59,7 +77,7 @@ bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpe
     SplitInline(arg, &name, &value);
     const OptionSpec* spec = FindSpec(specs, name);
     if (spec == nullptr) {
-      *error = "unknown option '" + arg + "'";
+      *error = UnknownOption(specs, arg, name);
       return false;
     }
     if (!spec->takes_value && value) {

@@ -37,7 +37,8 @@ class ParsedArgs {
 };
 
 // False with `error` set ("unknown option '--x'", "option '--name' needs a
-// value", ...). `--help` is always accepted as a flag.
+// value", ...); an unknown long option one typo away from a known one adds
+// "; did you mean '--y'?". `--help` is always accepted as a flag.
 bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs,
                ParsedArgs* out, std::string* error);
 

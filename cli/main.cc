@@ -10,6 +10,7 @@
 #include "fuse/libfuse.h"
 #include "logging.h"
 #include "subcommands.h"
+#include "suggest.h"
 
 #ifndef REMAPFS_VERSION
 #define REMAPFS_VERSION "unknown"
@@ -31,7 +32,8 @@ Commands:
   check  SPARE [--main MAIN] [--repair] [--json]
   info   SPARE [--json] [--export badblocks|md|ddrescue [--block-size N]]
   resize-spare MAIN SPARE NEW_SIZE
-  mark   MAIN SPARE --format badblocks|md|ddrescue [--block-size N] FILE
+  mark   MAIN SPARE --format badblocks|md|ddrescue [--block-size N]
+         [--bad-sector-only] FILE
 
 Also accepted, for fstab type fuse.remapfs (mount.fuse3):
   remapfs MAIN,SPARE MOUNTPOINT [-o OPTS]
@@ -52,6 +54,19 @@ std::vector<std::string> MountHelperArgs(std::vector<std::string> args) {
   args[0] = source.substr(comma + 1);
   args.insert(args.begin(), source.substr(0, comma));
   return args;
+}
+
+// A usage error: "did you mean" when `cmd` is one typo away from a command,
+// else the pointer to --help.
+int UnknownCommand(const std::string& cmd) {
+  static const std::vector<std::string_view> kKnown = {
+      "format", "mount", "check", "info", "resize-spare", "mark", "--help", "--version"};
+  if (auto match = ClosestMatch(cmd, kKnown)) {
+    fmt::print(stderr, "remapfs: unknown command '{}'; did you mean '{}'?\n", cmd, *match);
+  } else {
+    fmt::print(stderr, "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);
+  }
+  return kExitUsage;
 }
 
 int Dispatch(const std::vector<std::string>& argv) {
@@ -80,8 +95,7 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (cmd == "resize-spare") return RunResizeSpare(rest);
   if (cmd == "mark") return RunMark(rest);
   if (IsMountHelperForm(argv)) return RunMount(MountHelperArgs(argv));
-  fmt::print(stderr, "remapfs: unknown command '{}'\nTry 'remapfs --help'.\n", cmd);
-  return kExitUsage;
+  return UnknownCommand(cmd);
 }
 
 }  // namespace

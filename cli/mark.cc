@@ -19,7 +19,8 @@ namespace {
 
 constexpr std::string_view kCmd = "mark";
 constexpr const char* kUsage =
-    R"(Usage: remapfs mark MAIN SPARE --format FORMAT [--block-size N] FILE
+    R"(Usage: remapfs mark MAIN SPARE --format FORMAT [--block-size N]
+                    [--bad-sector-only] FILE
 
 Imports a bad-block list offline: every sector it names is remapped in one
 metadata commit, its current content copied from MAIN (a sector MAIN cannot
@@ -32,16 +33,22 @@ Formats:
   badblocks  e2fsprogs badblocks output: one block number a line, in
              --block-size units (badblocks' -b)
   md         md's bad_blocks: 'SECTOR LENGTH' lines in 512-byte sectors
-  ddrescue   GNU ddrescue mapfile: areas with status '-' are bad
+  ddrescue   GNU ddrescue mapfile: the areas ddrescue failed to read are
+             bad, status '-' (bad-sector), '*' (non-trimmed) and '/'
+             (non-scraped); '?' (non-tried) and '+' are not. mark prints
+             how many sectors of each it took.
 
 Options:
   --format FORMAT   badblocks, md or ddrescue (required)
   --block-size N    block size of a badblocks list (default 1024)
+  --bad-sector-only ddrescue: take only the '-' areas, not '*' or '/'
   --help            show this help
 )";
 
-const CommandSpec kCommand{
-    kCmd, kUsage, {{"--format", true}, {"--block-size", true}}, {"MAIN", "SPARE", "FILE"}};
+const CommandSpec kCommand{kCmd,
+                           kUsage,
+                           {{"--format", true}, {"--block-size", true}, {"--bad-sector-only"}},
+                           {"MAIN", "SPARE", "FILE"}};
 
 // A list larger than this is not a bad-block list of any disk we can serve.
 constexpr size_t kMaxListBytes = 256u << 20;
@@ -50,6 +57,7 @@ struct MarkRequest {
   std::string main_path, spare_path, list_path;
   BadBlockFormat format = BadBlockFormat::kBadblocks;
   uint32_t block_size = kDefaultBadBlocksBlockSize;
+  DdrescueBadAreas ddrescue_bad = DdrescueBadAreas::kAllFailed;
 };
 
 // Reads all of `path` ('-': stdin) into `text`.
@@ -92,7 +100,36 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args, MarkReques
   if (auto error = ParseBlockSizeOption(parsed, req->format, &req->block_size)) {
     return UsageError(kCmd, *error);
   }
+  if (parsed.Has("--bad-sector-only")) {
+    if (req->format != BadBlockFormat::kDdrescue) {
+      return UsageError(kCmd, "--bad-sector-only applies to the ddrescue format only");
+    }
+    req->ddrescue_bad = DdrescueBadAreas::kBadSectorOnly;
+  }
   return std::nullopt;
+}
+
+// Parses the list; for ddrescue, `summary` says how many sectors of each
+// status were taken.
+Status ParseList(const MarkRequest& req, std::string_view text, const Geometry& g,
+                 std::vector<SectorRange>* ranges, std::string* summary) {
+  if (req.format != BadBlockFormat::kDdrescue) {
+    return ParseBadBlockList(req.format, text, req.block_size, g.sector_size, g.main_sectors,
+                             ranges);
+  }
+  DdrescueSectorCounts n;
+  REMAPFS_RETURN_IF_ERROR(
+      ParseDdrescueMapfile(text, g.sector_size, g.main_sectors, req.ddrescue_bad, ranges, &n));
+  if (req.ddrescue_bad == DdrescueBadAreas::kBadSectorOnly) {
+    *summary = fmt::format("ddrescue: {} sectors bad-sector (-); non-trimmed (*) and "
+                           "non-scraped (/) areas left out (--bad-sector-only)\n",
+                           n.bad_sector);
+  } else {
+    *summary = fmt::format("ddrescue: {} sectors bad-sector (-), {} non-trimmed (*), "
+                           "{} non-scraped (/)\n",
+                           n.bad_sector, n.non_trimmed, n.non_scraped);
+  }
+  return Status::Ok();
 }
 
 uint64_t CountSectors(const std::vector<SectorRange>& ranges) {
@@ -118,9 +155,8 @@ int RunMark(const std::vector<std::string>& args) {
   const Geometry& g = volume->geometry();
   std::vector<SectorRange> ranges;
   const std::string list_name = req.list_path == "-" ? "standard input" : req.list_path;
-  if (Status st = ParseBadBlockList(req.format, text, req.block_size, g.sector_size, g.main_sectors,
-                                    &ranges);
-      !st.ok()) {
+  std::string summary;
+  if (Status st = ParseList(req, text, g, &ranges, &summary); !st.ok()) {
     return Fail(kCmd, fmt::format("{}: {}; nothing was changed", list_name, st.message()));
   }
   const VolumeStats before = volume->Stats();
@@ -131,6 +167,7 @@ int RunMark(const std::vector<std::string>& args) {
   const uint64_t newly_active = after.remapped - before.remapped;
   const uint64_t newly_pending = after.pending - before.pending;
   const uint64_t listed = CountSectors(ranges);
+  fmt::print("{}", summary);
   fmt::print("{} sectors listed in {}: {} newly remapped, {} of them pending "
              "(unreadable on MAIN), {} already remapped\n",
              listed, list_name, newly_active + newly_pending, newly_pending,

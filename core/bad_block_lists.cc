@@ -80,11 +80,12 @@ const char* ParseNumber(std::string_view field, bool c_style, uint64_t max, uint
 class ListParser {
  public:
   ListParser(BadBlockFormat format, uint32_t block_size, uint32_t sector_size,
-             uint64_t main_sectors)
+             uint64_t main_sectors, DdrescueBadAreas ddrescue_bad = DdrescueBadAreas::kAllFailed)
       : format_(format),
         block_size_(block_size),
         sector_size_(sector_size),
-        main_bytes_(main_sectors * sector_size) {}
+        main_bytes_(main_sectors * sector_size),
+        ddrescue_bad_(ddrescue_bad) {}
 
   Status Parse(std::string_view text) {
     for (size_t number = 1; !text.empty(); ++number) {
@@ -102,6 +103,11 @@ class ListParser {
   }
 
   std::vector<SectorRange> TakeRanges() { return NormalizeRanges(std::move(ranges_)); }
+
+  DdrescueSectorCounts DdrescueCounts() const {
+    return {CountSectors(kind_ranges_[0]), CountSectors(kind_ranges_[1]),
+            CountSectors(kind_ranges_[2])};
+  }
 
  private:
   const char* ParseLine(const std::vector<std::string_view>& f) {
@@ -173,19 +179,39 @@ class ListParser {
     if (pos > kMax - size) return "area ends past the largest ddrescue position";
     if (pos < previous_end_) return "area overlaps or precedes the line before";
     previous_end_ = pos + size;
-    if (f[2][0] != '-') return nullptr;
+    const int kind = DdrescueBadKind(f[2][0]);
+    if (kind < 0) return nullptr;
     if (pos + size > main_bytes_) return "bad area lies past the end of MAIN";
     AddBytes(pos, pos + size);
+    kind_ranges_[kind].push_back(ranges_.back());
     return nullptr;
+  }
+
+  // For a bad area's status, its index in DdrescueSectorCounts (0 '-',
+  // 1 '*', 2 '/'); -1 for an area that is not bad.
+  int DdrescueBadKind(char status) const {
+    if (status == '-') return 0;
+    if (ddrescue_bad_ == DdrescueBadAreas::kBadSectorOnly) return -1;
+    if (status == '*') return 1;
+    if (status == '/') return 2;
+    return -1;
+  }
+
+  static uint64_t CountSectors(std::vector<SectorRange> ranges) {
+    uint64_t n = 0;
+    for (const SectorRange& r : NormalizeRanges(std::move(ranges))) n += r.count();
+    return n;
   }
 
   BadBlockFormat format_;
   uint64_t block_size_;
   uint64_t sector_size_;
   uint64_t main_bytes_;
+  DdrescueBadAreas ddrescue_bad_;
   bool saw_position_line_ = false;
   uint64_t previous_end_ = 0;
   std::vector<SectorRange> ranges_;
+  std::vector<SectorRange> kind_ranges_[3];  // ddrescue: ranges_ by DdrescueBadKind
 };
 
 }  // namespace
@@ -228,6 +254,18 @@ Status ParseBadBlockList(BadBlockFormat format, std::string_view text, uint32_t 
   ListParser parser(format, block_size, sector_size, main_sectors);
   REMAPFS_RETURN_IF_ERROR(parser.Parse(text));
   *out = parser.TakeRanges();
+  return Status::Ok();
+}
+
+Status ParseDdrescueMapfile(std::string_view text, uint32_t sector_size, uint64_t main_sectors,
+                            DdrescueBadAreas which, std::vector<SectorRange>* out,
+                            DdrescueSectorCounts* counts) {
+  out->clear();
+  *counts = {};
+  ListParser parser(BadBlockFormat::kDdrescue, 0, sector_size, main_sectors, which);
+  REMAPFS_RETURN_IF_ERROR(parser.Parse(text));
+  *out = parser.TakeRanges();
+  *counts = parser.DdrescueCounts();
   return Status::Ok();
 }
 

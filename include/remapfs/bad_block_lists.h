@@ -15,10 +15,13 @@
 //    other line is the current-position line "POS STATUS [PASS]" (STATUS one
 //    of ?*/-FG+); then "POS SIZE STATUS" data lines, STATUS one of ?*/-+.
 //    Numbers are read as ddrescue reads them: 0x hex, leading-0 octal, else
-//    decimal. Areas with status '-' are bad. Data lines must ascend without
-//    overlap (ddrescue refuses anything else; a gap is allowed and means
-//    "not bad"); only bad areas need lie inside MAIN, so a mapfile whose
-//    last untried area runs to ddrescue's "unknown size" end still reads.
+//    decimal. The failed areas are bad: '-' (bad-sector), '*' (non-trimmed)
+//    and '/' (non-scraped), all of which ddrescue tried and could not read;
+//    ParseDdrescueMapfile can take '-' alone. '?' (non-tried) and '+'
+//    (finished) are not bad. Data lines must ascend without overlap
+//    (ddrescue refuses anything else; a gap is allowed and means "not
+//    bad"); only bad areas need lie inside MAIN, so a mapfile whose last
+//    untried area runs to ddrescue's "unknown size" end still reads.
 //    Export covers all of MAIN: '+' for good areas, '-' for bad ones.
 //
 // For md and ddrescue, byte ranges are rounded outward to whole volume
@@ -64,6 +67,28 @@ Status CheckBadBlocksBlockSize(uint64_t block_size);
 Status ParseBadBlockList(BadBlockFormat format, std::string_view text, uint32_t block_size,
                          uint32_t sector_size, uint64_t main_sectors,
                          std::vector<SectorRange>* out);
+
+// Which areas of a ddrescue mapfile are bad.
+enum class DdrescueBadAreas {
+  kAllFailed,      // '-', '*' and '/': what ParseBadBlockList takes
+  kBadSectorOnly,  // '-' alone; '*' and '/' are read like '?' and '+'
+};
+
+// The sectors a ddrescue mapfile names bad, by the status of their areas.
+// A sector that areas of two statuses share (areas not sector-aligned)
+// counts under each, so the sum may exceed the sectors marked.
+struct DdrescueSectorCounts {
+  uint64_t bad_sector = 0;   // '-'
+  uint64_t non_trimmed = 0;  // '*'
+  uint64_t non_scraped = 0;  // '/'
+};
+
+// ParseBadBlockList(kDdrescue, ...) with the bad areas chosen by `which`,
+// and the sectors of each status in `counts` (zero unless taken). On
+// refusal, as ParseBadBlockList, with `counts` all zero.
+Status ParseDdrescueMapfile(std::string_view text, uint32_t sector_size, uint64_t main_sectors,
+                            DdrescueBadAreas which, std::vector<SectorRange>* out,
+                            DdrescueSectorCounts* counts);
 
 // Writes `ranges` (any order, may overlap; must lie inside MAIN) in
 // `format`. `main_sectors` is needed by kDdrescue, which covers all of MAIN.

@@ -11,6 +11,9 @@
 //    survives a trip through each of them, and their export read back at
 //    512-byte granularity is the set to the byte;
 // and for each refusal: InvalidArgument starting "line N:", output empty.
+// A mapfile is also read with '-' areas alone (ParseDdrescueMapfile): that
+// set is a subset of the default one, read whenever the default is, and
+// the counts by status add up to at least the sectors marked.
 #include <cstddef>
 #include <cstdint>
 
@@ -84,6 +87,41 @@ void CheckOne(BadBlockFormat format, std::string_view text, uint32_t block_size,
   CheckExactExport(BadBlockFormat::kDdrescue, set, v);
 }
 
+uint64_t SectorCount(const std::vector<SectorRange>& set) {
+  uint64_t n = 0;
+  for (const SectorRange& r : set) n += r.count();
+  return n;
+}
+
+void CheckDdrescueKinds(std::string_view text, const Volume& v) {
+  std::vector<SectorRange> all, only, plain;
+  DdrescueSectorCounts n_all, n_only;
+  const Status st_all = ParseDdrescueMapfile(text, v.sector_size, v.main_sectors,
+                                             DdrescueBadAreas::kAllFailed, &all, &n_all);
+  const Status st_only = ParseDdrescueMapfile(text, v.sector_size, v.main_sectors,
+                                              DdrescueBadAreas::kBadSectorOnly, &only, &n_only);
+  const Status st_plain = ParseBadBlockList(BadBlockFormat::kDdrescue, text, 0, v.sector_size,
+                                            v.main_sectors, &plain);
+  FUZZ_CHECK(st_all.ToString() == st_plain.ToString() && all == plain,
+             "ParseDdrescueMapfile(kAllFailed) {} {} != ParseBadBlockList {} {}", st_all.ToString(),
+             RangesText(all), st_plain.ToString(), RangesText(plain));
+  if (!st_all.ok()) return;
+  FUZZ_CHECK(st_only.ok(), "'-' alone refused ({}) what all failed areas read", st_only.ToString());
+  FUZZ_CHECK(NormalizeRanges([&] {
+               auto both = all;
+               both.insert(both.end(), only.begin(), only.end());
+               return both;
+             }()) == all,
+             "'-' alone {} is no subset of {}", RangesText(only), RangesText(all));
+  FUZZ_CHECK(n_only.bad_sector == SectorCount(only) && n_only.non_trimmed == 0 &&
+                 n_only.non_scraped == 0 && n_all.bad_sector == n_only.bad_sector,
+             "'-' alone counts {} {} {} for {}", n_only.bad_sector, n_only.non_trimmed,
+             n_only.non_scraped, RangesText(only));
+  FUZZ_CHECK(n_all.bad_sector + n_all.non_trimmed + n_all.non_scraped >= SectorCount(all),
+             "counts {} {} {} below the {} sectors of {}", n_all.bad_sector, n_all.non_trimmed,
+             n_all.non_scraped, SectorCount(all), RangesText(all));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -93,6 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CheckOne(BadBlockFormat::kBadblocks, text, block_size, v);
     CheckOne(BadBlockFormat::kMd, text, kDefaultBadBlocksBlockSize, v);
     CheckOne(BadBlockFormat::kDdrescue, text, kDefaultBadBlocksBlockSize, v);
+    CheckDdrescueKinds(text, v);
   }
   return 0;
 }

@@ -2,21 +2,24 @@
 # Bad-block lists: `remapfs mark` imports each format (badblocks, md,
 # ddrescue) in one commit, `remapfs info --export` writes the same set back,
 # and the mount serves exactly the listed sectors from the spare, with MAIN's
-# data. Malformed lists, a spare too small and a mark while mounted are
-# refused with the spare unchanged.
+# data. A ddrescue mapfile's '-', '*' and '/' areas are bad ('-' alone with
+# --bad-sector-only), and mark counts each. Malformed lists, a spare too
+# small and a mark while mounted are refused with the spare unchanged.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_environment cmp timeout
 
 MAIN=$TMP/main.img SPARE=$TMP/spare.img SPARE2=$TMP/spare2.img MNT=$TMP/mnt
 MAIN_BYTES=$((8 << 20))
 
-# list_sectors FORMAT FILE BLOCK_SIZE SECTOR_SIZE: the volume sectors a list
-# names, one a line, ascending: the formats as their tools define them,
-# computed here without remapfs.
+# list_sectors FORMAT FILE BLOCK_SIZE SECTOR_SIZE [DDRESCUE_BAD]: the volume
+# sectors a list names, one a line, ascending: the formats as their tools
+# define them, computed here without remapfs. DDRESCUE_BAD: the statuses
+# taken as bad (default '-*/').
 list_sectors() {
   "$PY" - "$@" <<'EOF'
 import sys
 fmt, path, bs, ss = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+bad = sys.argv[5] if len(sys.argv) > 5 else '-*/'
 lines = [l.split() for l in open(path) if l.split()]
 if fmt == 'badblocks':
     spans = [(int(l[0]) * bs, (int(l[0]) + 1) * bs) for l in lines]
@@ -24,7 +27,7 @@ elif fmt == 'md':
     spans = [(int(l[0]) * 512, (int(l[0]) + int(l[1])) * 512) for l in lines]
 else:  # ddrescue: skip comments and the current-position line
     data = [l for l in lines if not l[0].startswith('#')][1:]
-    spans = [(int(l[0], 0), int(l[0], 0) + int(l[1], 0)) for l in data if l[2] == '-']
+    spans = [(int(l[0], 0), int(l[0], 0) + int(l[1], 0)) for l in data if l[2] in bad]
 sectors = sorted({s for a, b in spans for s in range(a // ss, (b - 1) // ss + 1)})
 if sectors:
     print('\n'.join(map(str, sectors)))
@@ -127,6 +130,30 @@ check_refusals() {
   assert_eq 2 "$CLI_RC" "usage error exit code"
 }
 
+# The mapfile of main(): '-' sectors 128-129 and 146, '/' 130-145, '*'
+# 147-149. mark names each count; --bad-sector-only takes the '-' ones.
+check_ddrescue_statuses() {
+  say "ddrescue: mark counts each failed status; --bad-sector-only takes '-' alone"
+  format_volume "$MAIN" "$SPARE" --spare-size 1M --force
+  mark_ok "$MAIN" "$SPARE" ddrescue "$TMP/ddrescue.map"
+  assert_eq "ddrescue: 3 sectors bad-sector (-), 3 non-trimmed (*), 16 non-scraped (/)" \
+    "$(head -1 "$TMP/mark.out")" "counts by status"
+  grep -q "^22 sectors listed" "$TMP/mark.out" || fail "not 22 sectors: $(cat "$TMP/mark.out")"
+  format_volume "$MAIN" "$SPARE" --spare-size 1M --force
+  mark_ok "$MAIN" "$SPARE" ddrescue "$TMP/ddrescue.map" --bad-sector-only
+  assert_eq "ddrescue: 3 sectors bad-sector (-); non-trimmed (*) and non-scraped (/) areas \
+left out (--bad-sector-only)" "$(head -1 "$TMP/mark.out")" "--bad-sector-only summary"
+  list_sectors ddrescue "$TMP/ddrescue.map" 0 512 - >"$TMP/expected"
+  assert_eq "128 129 146" "$(xargs <"$TMP/expected")" "the '-' sectors"
+  "$REMAPFS" info "$SPARE" --export ddrescue >"$TMP/export" || fail "info --export ddrescue"
+  list_sectors ddrescue "$TMP/export" 0 512 >"$TMP/exported"
+  assert_same_file "$TMP/expected" "$TMP/exported" "only the '-' sectors were marked"
+  expect_cli_failure "--bad-sector-only with md" \
+    "$REMAPFS" mark "$MAIN" "$SPARE" --format md --bad-sector-only "$TMP/md.list"
+  assert_eq 2 "$CLI_RC" "usage error exit code"
+  stderr_mentions "bad-sector-only applies to the ddrescue format only"
+}
+
 check_mounted_refused() {
   say "mark while mounted is refused by the exclusive lock"
   mount_remapfs "$MAIN" "$SPARE" "$MNT"
@@ -155,9 +182,11 @@ main() {
 0x00010000  0x00000400  -
 0x00010400  0x00002000  /
 0x00012400  0x00000200  -
-0x00012600  0x007EDA00  +
+0x00012600  0x00000600  *
+0x00012C00  0x007ED400  +
 EOF
   round_trip ddrescue "$TMP/ddrescue.map" 0
+  check_ddrescue_statuses
   make_main "$TMP/main4k.img" "$MAIN_BYTES"
   printf '1\n2\n2047\n' >"$TMP/bb4k.list"
   round_trip badblocks "$TMP/bb4k.list" 4096 "$TMP/main4k.img" 4096

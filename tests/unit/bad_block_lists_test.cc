@@ -11,6 +11,16 @@
 using namespace remapfs;
 using Ranges = std::vector<SectorRange>;
 
+namespace remapfs {
+bool operator==(const DdrescueSectorCounts& a, const DdrescueSectorCounts& b) {
+  return a.bad_sector == b.bad_sector && a.non_trimmed == b.non_trimmed &&
+         a.non_scraped == b.non_scraped;
+}
+std::ostream& operator<<(std::ostream& os, const DdrescueSectorCounts& c) {
+  return os << "{-" << c.bad_sector << " *" << c.non_trimmed << " /" << c.non_scraped << "}";
+}
+}  // namespace remapfs
+
 namespace {
 
 constexpr auto kBadblocks = BadBlockFormat::kBadblocks;
@@ -44,6 +54,19 @@ std::string MustRefuse(BadBlockFormat f, std::string_view text, size_t line, Vol
   REQUIRE(out.empty());
   REQUIRE(st.message().rfind("line " + std::to_string(line) + ":", 0) == 0);
   return st.message();
+}
+
+using Counts = DdrescueSectorCounts;
+constexpr auto kAll = DdrescueBadAreas::kAllFailed;
+constexpr auto kOnlyMinus = DdrescueBadAreas::kBadSectorOnly;
+Counts last_counts;  // of the last MustParseDdrescue
+
+Ranges MustParseDdrescue(std::string_view text, Vol v, DdrescueBadAreas which) {
+  Ranges out;
+  Status st = ParseDdrescueMapfile(text, v.sector_size, v.main_sectors, which, &out, &last_counts);
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  return out;
 }
 
 constexpr const char* kMapHeader = "# Mapfile. Created by GNU ddrescue version 1.27\n"
@@ -129,17 +152,80 @@ TEST_CASE("givenMalformedMdLines_whenParsed_thenRefusedNamingTheLine", "[badbloc
   MustRefuse(kMd, "1 99999999999999999999\n", 1);
 }
 
-TEST_CASE("givenDdrescueMapfile_whenParsed_thenOnlyMinusAreasAreBad", "[badblocks]") {
+TEST_CASE("givenDdrescueMapfile_whenParsed_thenEveryFailedAreaIsBad", "[badblocks]") {
   const std::string map = std::string(kMapHeader) + "0x00000000  0x00117000  +\n"
                                                     "0x00117000  0x00000200  -\n"
                                                     "0x00117200  0x00001000  /\n"
                                                     "0x00118200  0x00000300  -\n"
                                                     "0x00118500  0x00007B00  *\n"
                                                     "0x00120000  0x000E0000  ?\n";
-  // 0x117000 / 512 = 2232; 0x118200..0x118500 = bytes of sectors 2241-2242.
-  REQUIRE(MustParse(kDdrescue, map, k512) == Ranges{{2232, 2232}, {2241, 2242}});
-  // On 4096-byte sectors: 0x117000/4096 = 279; 0x118200..0x1184ff is in 280.
-  REQUIRE(MustParse(kDdrescue, map, k4096) == Ranges{{279, 280}});
+  // 512-byte sectors: '-' 2232 and 2241-2242, '/' 2233-2240, '*' from the
+  // middle of 2242 to 0x11FFFF, sector 2303. 2242 counts as '-' and '*'.
+  REQUIRE(MustParse(kDdrescue, map, k512) == Ranges{{2232, 2303}});
+  REQUIRE(MustParseDdrescue(map, k512, kAll) == Ranges{{2232, 2303}});
+  REQUIRE(last_counts == Counts{3, 62, 8});
+  REQUIRE(MustParseDdrescue(map, k512, kOnlyMinus) == Ranges{{2232, 2232}, {2241, 2242}});
+  REQUIRE(last_counts == Counts{3, 0, 0});
+  // 4096-byte sectors: '-' 279 and 280, '/' 279-280, '*' 280-287.
+  REQUIRE(MustParse(kDdrescue, map, k4096) == Ranges{{279, 287}});
+  REQUIRE(MustParseDdrescue(map, k4096, kAll) == Ranges{{279, 287}});
+  REQUIRE(last_counts == Counts{2, 8, 2});
+  REQUIRE(MustParseDdrescue(map, k4096, kOnlyMinus) == Ranges{{279, 280}});
+  REQUIRE(last_counts == Counts{2, 0, 0});
+}
+
+TEST_CASE("givenOneAreaOfEachStatus_whenParsed_thenOnlyTheFailedOnesAreCounted", "[badblocks]") {
+  // Bytes 0x400-0x7FF (sectors 2-3) carry the status under test.
+  struct Case {
+    char status;
+    Ranges all;
+    Counts all_counts;
+    Ranges only_minus;
+  };
+  const Case cases[] = {{'-', {{2, 3}}, {2, 0, 0}, {{2, 3}}},
+                        {'*', {{2, 3}}, {0, 2, 0}, {}},
+                        {'/', {{2, 3}}, {0, 0, 2}, {}},
+                        {'?', {}, {0, 0, 0}, {}},
+                        {'+', {}, {0, 0, 0}, {}}};
+  for (const Case& c : cases) {
+    const std::string map = std::string("0x0 + 1\n0x0 0x400 +\n0x400 0x400 ") + c.status +
+                            "\n0x800 0x1FF800 +\n";
+    INFO("status " << c.status);
+    CHECK(MustParse(kDdrescue, map, k512) == c.all);
+    CHECK(MustParseDdrescue(map, k512, kAll) == c.all);
+    CHECK(last_counts == c.all_counts);
+    CHECK(MustParseDdrescue(map, k512, kOnlyMinus) == c.only_minus);
+    CHECK(last_counts == Counts{c.only_minus.empty() ? 0u : 2u, 0, 0});
+  }
+}
+
+TEST_CASE("givenAreasOfOneStatusSharingASector_whenCounted_thenThatSectorCountsOnce",
+          "[badblocks]") {
+  // '*' bytes 0x300-0x4FF and 0x500-0x6FF: sectors 1-2 and 2-3, so 3
+  // sectors; then '/' 0x700-0x9FF, sectors 3-4: sector 3 is '*' and '/'.
+  const std::string map = "0x0 + 1\n0x0 0x300 +\n0x300 0x200 *\n0x500 0x200 *\n"
+                          "0x700 0x300 /\n";
+  REQUIRE(MustParseDdrescue(map, k512, kAll) == Ranges{{1, 4}});
+  REQUIRE(last_counts == Counts{0, 3, 2});
+  // On 4096-byte sectors every area is in sector 0.
+  REQUIRE(MustParseDdrescue(map, k4096, kAll) == Ranges{{0, 0}});
+  REQUIRE(last_counts == Counts{0, 1, 1});
+}
+
+TEST_CASE("givenFailedAreaPastMain_whenParsed_thenRefusedUnlessOnlyMinusAreasAreTaken",
+          "[badblocks]") {
+  // MAIN is 2 MiB: the '*' and '/' areas past it are bad by default.
+  for (char status : {'*', '/'}) {
+    const std::string map = std::string("0x0 + 1\n0x0 0x1FFE00 +\n0x1FFE00 0x400 ") + status + "\n";
+    MustRefuse(kDdrescue, map, 3);
+    Ranges out = {{1, 1}};
+    Counts counts{7, 7, 7};
+    const Status st = ParseDdrescueMapfile(map, 512, k512.main_sectors, kAll, &out, &counts);
+    REQUIRE(st.message().rfind("line 3: bad area lies past the end of MAIN", 0) == 0);
+    REQUIRE(out.empty());
+    REQUIRE(counts == Counts{0, 0, 0});
+    REQUIRE(MustParseDdrescue(map, k512, kOnlyMinus).empty());
+  }
 }
 
 TEST_CASE("givenDdrescueVariants_whenParsed_thenReadAsDdrescueReadsThem", "[badblocks]") {
