@@ -4,7 +4,8 @@
 #  - auto with a block device as MAIN (a loop device) picks O_DIRECT; ext4
 #    on the disk file works through it, with remapped sectors on the spare.
 #  - `on` with an image file: unaligned writes through the mount (dd bs=1000)
-#    land byte-exact in MAIN (read-modify-write of the partial blocks).
+#    land byte-exact in MAIN (read-modify-write of the partial blocks); a
+#    remapped range lands on the spare at its offset within 4 KiB.
 #  - `off`, and a bad value, are honoured and refused respectively.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_environment losetup mkfs.ext4 fsck.ext4 cmp sha256sum dd
@@ -103,13 +104,22 @@ unaligned_writes_on_image() {
   log_says "MAIN $main: direct I/O \(O_DIRECT, [0-9]+-byte alignment; --direct-io on\)"
   log_says "SPARE $spare: direct I/O \(O_DIRECT"
   control_write "$MNT" add_bad "7 9-12 4000+3"  # some writes land on the spare
+  # A range that fills 4 KiB blocks keeps its offset within 4 KiB on the
+  # spare, whatever slots came before it: aligned I/O over it stays aligned.
+  control_write "$MNT" add_bad "1003-1066"
+  local first last
+  first=$(awk '$1 == 1003 { print $2 }' "$MNT/control/remaps")
+  last=$(awk '$1 == 1066 { print $2 }' "$MNT/control/remaps")
+  [[ -n $first && $((first % 8)) == 3 && $last == $((first + 63)) ]] ||
+    fail "range 1003-1066 on spare sectors $first-$last, want 64 in a row from one at 3 mod 8"
+  echo "   ok: 1003-1066 on spare sectors $first-$last (3 mod 8, in a row)"
   local seek count
-  for seek_count in "0 1" "1 1" "3 2" "7 9" "2049 1" "4095 5" "1000 300" "4190 4"; do
+  for seek_count in "0 1" "1 1" "3 2" "7 9" "515 40" "2049 1" "4095 5" "1000 300" "4190 4"; do
     read -r seek count <<<"$seek_count"
     dd_both "$seek" "$count"
   done
   cmp -s "$DISK" "$DIR/ref.img" || fail "disk file differs after unaligned writes"
-  echo "   ok: the disk file equals the reference after 8 unaligned dd writes"
+  echo "   ok: the disk file equals the reference after 9 unaligned dd writes"
   # A write straddling a remapped sector and its MAIN neighbours.
   dd_both 4 2
   cmp -s "$DISK" "$DIR/ref.img" || fail "disk file differs after a write over remapped sectors"
