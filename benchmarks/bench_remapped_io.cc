@@ -25,8 +25,12 @@
 // never read from MAIN, it may be bad). So "volume at 0.98x of its floor"
 // means remapfs costs 2% over the device work it cannot avoid, and the
 // floor's own ratio to the 0-remap floor is the best any remapping layer
-// issuing these runs could reach on this machine. Each round runs a job's
-// floor and Volume back to back, the floor first in odd rounds.
+// issuing these runs could reach on this machine. Beside it, two floors
+// that send both devices' runs together (bench_one_ring.h): through the
+// thread's ring in chunks of 128, and in one submission per request. They
+// need aligned buffers under O_DIRECT (no bounce buffers). Each round runs
+// a job's floors and Volume back to back, the floors first in odd rounds;
+// each figure comes with the share of the machine's CPU that was busy.
 //
 // The figures are medians over the rounds, with each count's ratio to 0
 // remaps measured in the same run, printed beside the targets; nothing is
@@ -50,6 +54,8 @@
 
 #include "bench_files.h"
 #include "bench_io_job.h"
+#include "bench_one_ring.h"
+#include "bench_rio_report.h"
 #include "bench_run_floor.h"
 #include "remapfs/volume.h"
 
@@ -138,9 +144,16 @@ double FloorJob(const std::string& main, const std::string& spare, const RunPlan
                 });
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+// The floors of bench_one_ring.h: both devices' runs together.
+double OneRingJob(const std::string& main, const std::string& spare, const RunPlan& plan,
+                  const Job& job, const Options& o, bool one_submission) {
+  RawFiles files(main, spare, o.direct);
+  return RunJob(job, kMainBytes, o.seconds, o.aligned_buffers,
+                [&](uint64_t at, uint8_t* buf, size_t, bool write) {
+                  if (one_submission) IssueRunsOneSubmission(files, plan.RunsAt(at), buf, write);
+                  else IssueRunsOneRing(files, plan.RunsAt(at), buf, write);
+                  return Status::Ok();
+                });
 }
 
 Options ParseArgs(int argc, char** argv) {
@@ -162,46 +175,6 @@ Options ParseArgs(int argc, char** argv) {
   return o;
 }
 
-// MiB/s by [level][job][round]; floor only for the sequential jobs.
-using Series = std::vector<std::vector<std::vector<double>>>;
-struct Figures {
-  Series volume = Series(kLevels.size(), std::vector<std::vector<double>>(std::size(kJobs)));
-  Series floor = volume;
-};
-
-void PrintTable(const Series& mibs) {
-  std::printf("\n%-18s", "MiB/s (ratio)");
-  for (uint64_t n : kLevels) std::printf(" %20llu remaps", (unsigned long long)n);
-  std::printf("   target\n");
-  for (size_t j = 0; j < std::size(kJobs); ++j) {
-    std::printf("%-18s", kJobs[j].name);
-    const double base = Median(mibs[0][j]);
-    for (size_t l = 0; l < kLevels.size(); ++l) {
-      const double m = Median(mibs[l][j]);
-      std::printf(" %13.1f (%5.2fx)", m, m / base);
-    }
-    std::printf("   %s\n", kJobs[j].target);
-  }
-}
-
-void PrintFloors(const Figures& f, const std::vector<RunPlan>& plans) {
-  std::printf("\ndevice floor: each request's device runs straight to MAIN and the spare "
-              "(no table, no locks)\n");
-  for (size_t j = 0; j < std::size(kJobs); ++j) {
-    if (!kJobs[j].sequential) continue;
-    const double volume_base = Median(f.volume[0][j]), floor_base = Median(f.floor[0][j]);
-    for (size_t l = 0; l < kLevels.size(); ++l) {
-      const double v = Median(f.volume[l][j]), fl = Median(f.floor[l][j]);
-      const std::string remaps = kLevels[l] == 0 ? "0" : std::to_string(kLevels[l] / 1000) + "k";
-      std::printf("%s, %s remaps: volume %.0f MiB/s = %.2fx of 0 remaps; device floor for the "
-                  "same runs (%.1f per request) %.0f MiB/s = %.2fx; volume at %.2fx of its floor\n",
-                  kJobs[j].name, remaps.c_str(), v, v / volume_base, plans[l].MeanRuns(), fl,
-                  fl / floor_base, v / fl);
-    }
-    std::printf("  target: %s (of 0 remaps)\n", kJobs[j].target);
-  }
-}
-
 // Round `r` at level `l`: each job through the Volume and, beside each
 // sequential one, its floor, the floor first in odd rounds.
 void RunLevel(const std::string& main, const std::string& spare, const RunPlan& plan, size_t l,
@@ -209,19 +182,26 @@ void RunLevel(const std::string& main, const std::string& spare, const RunPlan& 
   std::unique_ptr<Volume> v = OpenVolume(main, spare, o.direct);
   std::printf("round %d, %6llu remaps:", r + 1, (unsigned long long)kLevels[l]);
   std::string floors;
+  const bool one_ring = !o.direct || o.aligned_buffers;  // raw O_DIRECT: aligned buffers only
   for (size_t j = 0; j < std::size(kJobs); ++j) {
-    const bool floor_first = r % 2 == 0;
-    auto floor = [&] {
-      if (!kJobs[j].sequential) return;
-      f.floor[l][j].push_back(FloorJob(main, spare, plan, kJobs[j], o));
-      floors += " " + std::to_string(static_cast<int>(f.floor[l][j].back()));
+    auto measure = [&](Kind k) {
+      if (k != kVolume && (!kJobs[j].sequential || (k != kFloor && !one_ring))) return;
+      const CpuMeter cpu;
+      const double mibs = k == kVolume ? VolumeJob(*v, kJobs[j], o)
+                          : k == kFloor
+                              ? FloorJob(main, spare, plan, kJobs[j], o)
+                              : OneRingJob(main, spare, plan, kJobs[j], o, k == kOneSubmission);
+      f.busy[k][l][j].push_back(cpu.Busy());
+      f.mibs[k][l][j].push_back(mibs);
+      if (k != kVolume) floors += " " + std::to_string(static_cast<int>(mibs));
     };
-    if (floor_first) floor();
-    f.volume[l][j].push_back(VolumeJob(*v, kJobs[j], o));
-    if (!floor_first) floor();
-    std::printf(" %8.1f", f.volume[l][j].back());
+    const bool floor_first = r % 2 == 0;
+    if (floor_first) measure(kFloor), measure(kOneRing), measure(kOneSubmission);
+    measure(kVolume);
+    if (!floor_first) measure(kFloor), measure(kOneRing), measure(kOneSubmission);
+    std::printf(" %8.1f", f.mibs[kVolume][l][j].back());
   }
-  std::printf(" MiB/s; floor%s\n", floors.c_str());
+  std::printf(" MiB/s; floors%s\n", floors.c_str());
   std::fflush(stdout);
 }
 
@@ -252,15 +232,16 @@ int main(int argc, char** argv) {
   }
   std::vector<RunPlan> plans;
   for (const std::string& s : spares) plans.push_back(RunPlan::Load(s, kMainBytes, kSeqBlock));
-  Figures f;
+  Figures f(kLevels.size(), std::size(kJobs));
   for (int r = 0; r < o.rounds; ++r) {
     for (size_t k = 0; k < kLevels.size(); ++k) {
       const size_t l = (k + r) % kLevels.size();
       RunLevel(main, spares[l], plans[l], l, r, o, f);
     }
   }
-  PrintTable(f.volume);
-  PrintFloors(f, plans);
+  PrintTable(f.mibs[kVolume], kJobs, kLevels);
+  PrintFloors(f, plans, kJobs, kLevels);
+  if (!o.direct || o.aligned_buffers) PrintOneRing(f, plans, kJobs, kLevels);
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) == 3)  // what else ran: figures under load mean little
     std::printf("\nload average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);

@@ -36,6 +36,8 @@ class RunPlan {
   const std::vector<DeviceRun>& RunsAt(uint64_t offset) const { return runs_[offset / block_]; }
   // Device runs per request, on average over the plan.
   double MeanRuns() const;
+  // The runs of every request, by offset / block.
+  const std::vector<std::vector<DeviceRun>>& Requests() const { return runs_; }
 
  private:
   size_t block_ = 0;
