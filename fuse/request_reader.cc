@@ -17,4 +17,10 @@ ssize_t ReadRequest(int fd, std::span<char> into) {
   }
 }
 
+ReceiveError ClassifyReceiveError(ssize_t res) {
+  if (res == -EINTR) return ReceiveError::kRetry;
+  if (res == -ENODEV || res == -ECONNABORTED) return ReceiveError::kSessionEnded;
+  return ReceiveError::kFailed;
+}
+
 }  // namespace remapfs::fuse

@@ -20,4 +20,20 @@ namespace remapfs::fuse {
 // own buffer.
 ssize_t ReadRequest(int fd, std::span<char> into);
 
+// What a worker does after ReadRequest returned `res` < 0.
+enum class ReceiveError {
+  kRetry,         // EINTR: a signal; read again (or notice the session ended)
+  kSessionEnded,  // the kernel ended the connection: a clean end
+  kFailed,        // the device failed: the daemon exits 1
+};
+
+// ENODEV and ECONNABORTED both mean the kernel ended the connection. The
+// kernel returns ECONNABORTED instead of ENODEV when the connection is
+// aborted after it handed this read a request (fs/fuse/dev.c,
+// fuse_dev_do_read): the last close after `umount -l` queues a RELEASE and
+// aborts the connection at once, so a worker picks the RELEASE up and gets
+// ECONNABORTED. Nothing acknowledged is lost: the request is failed in the
+// kernel, and the daemon's final sync still runs.
+ReceiveError ClassifyReceiveError(ssize_t res);
+
 }  // namespace remapfs::fuse

@@ -138,10 +138,10 @@ class Pool {
       // As libfuse: a request read after the session ended is dropped (the
       // kernel fails it when the device closes; nothing was acknowledged).
       if (fuse_session_exited(se_)) break;
-      if (res == -EINTR) continue;
-      if (res < 0) {  // ENODEV: unmounted or aborted; else the device failed
+      if (res < 0 && ClassifyReceiveError(res) == ReceiveError::kRetry) continue;
+      if (res < 0) {
         std::lock_guard lock(mu_);
-        if (res != -ENODEV) error_ = static_cast<int>(res);
+        if (ClassifyReceiveError(res) == ReceiveError::kFailed) error_ = static_cast<int>(res);
         fuse_session_exit(se_);
         break;
       }

@@ -72,3 +72,15 @@ TEST_CASE("a failed read returns the negative errno", "[request_reader]") {
   dev.fds[1] = -1;
   CHECK(ReadRequest(dev.fds[0], memory) == -EIO);  // end of file: a 0-byte read
 }
+
+TEST_CASE("the end of the connection is a clean end, a device error is not", "[request_reader]") {
+  using remapfs::fuse::ClassifyReceiveError;
+  using remapfs::fuse::ReceiveError;
+  CHECK(ClassifyReceiveError(-EINTR) == ReceiveError::kRetry);
+  CHECK(ClassifyReceiveError(-ENODEV) == ReceiveError::kSessionEnded);
+  // The last close after `umount -l` races the abort of the connection.
+  CHECK(ClassifyReceiveError(-ECONNABORTED) == ReceiveError::kSessionEnded);
+  CHECK(ClassifyReceiveError(-EIO) == ReceiveError::kFailed);
+  CHECK(ClassifyReceiveError(-EINVAL) == ReceiveError::kFailed);
+  CHECK(ClassifyReceiveError(-ENOMEM) == ReceiveError::kFailed);
+}
