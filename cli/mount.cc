@@ -22,6 +22,7 @@
 #include "fuse/session.h"
 #include "logging.h"
 #include "mount_options.h"
+#include "mount_point.h"
 #include "remapfs/mount_stack.h"
 #include "remapfs/sector_list.h"
 #include "subcommands.h"
@@ -38,10 +39,10 @@ Unmount with 'fusermount3 -u MOUNTPOINT'.
 Options:
   -f                    stay in the foreground (default: daemonize)
   -o OPT[,OPT...]       FUSE mount options: allow_other, allow_root, ro,
-                        default_permissions, debug, ...; also remapfs's own
-                        error_recovery_time=, read_retries=, scrub_rate=,
-                        direct_io= and name= (the fstab form), as the
-                        options below
+                        default_permissions, debug, ...; also every option
+                        below in the fstab form: error_recovery_time=,
+                        read_retries=, scrub_rate=, direct_io=, name=,
+                        log_file=, log_level=, rebind, clear_dead_mount
   --name NAME           name of the disk file (default: basename of MAIN)
   --direct-io MODE      auto, on or off: open MAIN and SPARE with O_DIRECT, so
                         an I/O error belongs to the request that caused it
@@ -56,8 +57,13 @@ Options:
                         600s (default 5s; 0: no retries, no narrowing)
   --scrub-rate SIZE     control/scrub scan rate per second, K/M/G suffixes
                         (default 64M; 0: as fast as MAIN reads)
-  --log-level LEVEL     trace, debug, info, warn or error (default info)
-  --log-file PATH       log to PATH (default: stderr; syslog once daemonized)
+  --log-level LEVEL     trace, debug, info, warn or error (default info);
+                        without -f a successful mount prints nothing unless
+                        this is given
+  --log-file PATH       log to PATH, reopened on SIGHUP (default: with -f
+                        stderr, else the journal or syslog)
+  --clear-dead-mount    if MOUNTPOINT is a dead remapfs mount (its daemon
+                        was killed), detach it first
   --rebind              bind SPARE to this MAIN although it was formatted for
                         another one (after a deliberate move or copy of MAIN;
                         the size must still match)
@@ -70,8 +76,8 @@ struct MountRequest {
   bool foreground = false;
   std::vector<std::string> fuse_options;  // each an -o value
   fuse::MountSettings settings;
-  spdlog::level::level_enum log_level = spdlog::level::info;
-  std::string log_file;
+  MountLogOptions log;
+  bool clear_dead_mount = false;
 };
 
 std::string Basename(std::string path) {
@@ -143,7 +149,8 @@ const CommandSpec kCommand{kCmd,
                             {"--read-retries", true},
                             {"--scrub-rate", true},
                             {"--error-recovery-time", true},
-                            {"--rebind"}},
+                            {"--rebind"},
+                            {"--clear-dead-mount"}},
                            {"MAIN", "SPARE", "MOUNTPOINT"}};
 
 // Parses `args`, with remapfs's own options inside -o lists (fstab) turned
@@ -176,11 +183,15 @@ std::optional<int> ParseRequest(const std::vector<std::string>& args, MountReque
   req->mountpoint = parsed.positionals[2];
   req->foreground = parsed.Has("-f");
   req->stack.volume.rebind = parsed.Has("--rebind");
-  req->log_file = parsed.Value("--log-file").value_or("");
-  if (auto level = parsed.Value("--log-level"); level && !ParseLogLevel(*level, &req->log_level)) {
-    return UsageError(kCmd, "--log-level must be trace, debug, info, warn or "
-                            "error, not '" +
-                                *level + "'");
+  req->clear_dead_mount = parsed.Has("--clear-dead-mount");
+  req->log.foreground = req->foreground;
+  req->log.file = parsed.Value("--log-file").value_or("");
+  if (auto level = parsed.Value("--log-level")) {
+    if (!ParseLogLevel(*level, &req->log.level)) {
+      return UsageError(kCmd, "--log-level must be trace, debug, info, warn or error, not '" +
+                                  *level + "'");
+    }
+    req->log.level_given = true;
   }
   if (auto mode = parsed.Value("--direct-io");
       mode && !ParseDirectIoMode(*mode, &req->stack.direct_io)) {
@@ -226,11 +237,15 @@ std::string EscapeOptionValue(const std::string& value) {
   return out;
 }
 
+// fsname is "MAIN,SPARE" as given, the source of the fstab form: libmount
+// (`mount -a`, findmnt --fstab) takes an fstab entry as mounted when the
+// mount's source and target are the entry's.
 std::vector<std::string> FuseArgv(const MountRequest& req) {
-  std::vector<std::string> argv = {"remapfs", "-o",
-                                   fmt::format("fsname=remapfs:{},subtype=remapfs,max_read={}",
-                                               EscapeOptionValue(req.stack.main_path),
-                                               fuse::kMaxRequestBytes)};
+  std::vector<std::string> argv = {
+      "remapfs", "-o",
+      fmt::format("fsname={},subtype=remapfs,max_read={}",
+                  EscapeOptionValue(req.stack.main_path + "," + req.stack.spare_path),
+                  fuse::kMaxRequestBytes)};
   for (const std::string& opt : req.fuse_options) {
     argv.push_back("-o");
     argv.push_back(opt);
@@ -243,16 +258,21 @@ std::vector<std::string> FuseArgv(const MountRequest& req) {
 int RunMount(const std::vector<std::string>& args) {
   MountRequest req;
   if (auto code = ParseRequest(args, &req)) return *code;
-  struct stat st {};
-  char absolute[PATH_MAX];
-  if (stat(req.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
-      realpath(req.mountpoint.c_str(), absolute) == nullptr) {
-    return Fail(kCmd, "MOUNTPOINT '" + req.mountpoint + "' is not an existing directory");
-  }
+  MountPoint mp = InspectMountPoint(req.mountpoint);
+  const bool clear = mp.state == MountPoint::State::kDeadRemapfs && req.clear_dead_mount;
+  if (mp.state != MountPoint::State::kDirectory && !clear)
+    return Fail(kCmd, DescribeMountPointProblem(req.mountpoint, mp));
   // The daemon runs in /, and fusermount3 -u needs the path it mounted.
-  req.mountpoint = absolute;
-  Status log_status = SetupLogging(req.log_level, req.log_file);
+  req.mountpoint = mp.absolute;
+  req.log.mountpoint = mp.absolute;
+  Status log_status = SetupMountLogging(req.log);
   if (!log_status.ok()) return Fail(kCmd, log_status.message());
+  if (clear) {
+    if (Status st = ClearDeadMount(mp); !st.ok())
+      return Fail(kCmd,
+                  "cannot clear the dead remapfs mount on '" + mp.absolute + "': " + st.message());
+    spdlog::warn("cleared the dead remapfs mount on {} (its daemon was gone)", mp.absolute);
+  }
 
   MountStack opened;
   MountStackFailure failure;
@@ -263,8 +283,8 @@ int RunMount(const std::vector<std::string>& args) {
   serve.fuse_argv = FuseArgv(req);
   serve.mountpoint = req.mountpoint;
   serve.foreground = req.foreground;
-  // Daemonizing points stderr at /dev/null; log to syslog from then on.
-  if (req.log_file.empty()) serve.after_daemonize = SwitchLoggingToSyslog;
+  serve.on_mounted = MountLoggingReady;
+  serve.on_hangup = ReopenLogFile;
   return fuse::Serve(serve, &fs);
 }
 

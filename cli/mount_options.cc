@@ -61,14 +61,19 @@ std::string Unescape(std::string_view value) {
 struct OwnOption {
   std::string_view key;   // in -o
   std::string_view flag;  // the command-line form
+  bool takes_value = true;
 };
 
-constexpr std::array<OwnOption, 5> kOwnOptions = {{
+constexpr std::array<OwnOption, 9> kOwnOptions = {{
     {"error_recovery_time", "--error-recovery-time"},
     {"read_retries", "--read-retries"},
     {"scrub_rate", "--scrub-rate"},
     {"direct_io", "--direct-io"},
     {"name", "--name"},
+    {"log_file", "--log-file"},
+    {"log_level", "--log-level"},
+    {"rebind", "--rebind", false},
+    {"clear_dead_mount", "--clear-dead-mount", false},
 }};
 
 }  // namespace
@@ -104,6 +109,12 @@ std::optional<std::string> SplitFuseOptions(const std::vector<std::string>& o_va
       if (own == kOwnOptions.end()) {
         if (opt.empty()) continue;
         kept += (kept.empty() ? "" : ",") + opt;
+        continue;
+      }
+      if (!own->takes_value) {
+        if (eq != std::string::npos)
+          return fmt::format("-o {} takes no value (a flag, as {})", key, own->flag);
+        out->cli_args.emplace_back(own->flag);
         continue;
       }
       if (eq == std::string::npos || eq + 1 == opt.size()) {

@@ -34,9 +34,10 @@ struct SplitMountOptions {
   std::vector<std::string> cli_args;
 };
 
-// Takes error_recovery_time=, read_retries=, scrub_rate=, direct_io= and
-// name= out of the -o values (comma lists with libfuse's `\` escape).
-// The reason when one of them has no value (`-o name`).
+// Takes error_recovery_time=, read_retries=, scrub_rate=, direct_io=,
+// name=, log_file=, log_level= and the flags rebind and clear_dead_mount out
+// of the -o values (comma lists with libfuse's `\` escape). The reason when
+// one of them has no value (`-o name`) or a flag has one (`-o rebind=1`).
 std::optional<std::string> SplitFuseOptions(const std::vector<std::string>& o_values,
                                             SplitMountOptions* out);
 

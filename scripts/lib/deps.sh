@@ -10,6 +10,8 @@
 REMAPFS_DEB_PACKAGES=(
   build-essential meson ninja-build pkg-config
   libfuse3-dev fuse3 libspdlog-dev libfmt-dev catch2 libboost-dev libblkid-dev liburing-dev
+  # sd_notify for Type=notify units, the journal sink of a daemonized mount.
+  libsystemd-dev
   qemu-utils fio e2fsprogs util-linux python3
   # scripts/format.sh and the meson test clang_format: the C++ style.
   clang-format

@@ -141,7 +141,8 @@ start_mount() {
   local mnt=$1; shift
   local log="$TMP/mount.$((++MOUNT_SEQ)).log"
   MOUNT_LOG=$log
-  mkdir -p "$mnt"
+  # A dead mount at MNT (ENOTCONN) is remapfs's to report or clear.
+  mkdir -p "$mnt" 2>/dev/null || true
   "${MOUNT_AS[@]}" "$REMAPFS" "$@" >"$log" 2>&1 &
   MOUNT_PID=$!
   DAEMON_PIDS+=("$MOUNT_PID")
