@@ -47,9 +47,16 @@ Status LogFileSink::Open(const std::string& path, std::shared_ptr<LogFileSink>* 
   return Status::Ok();
 }
 
-LogFileSink::~LogFileSink() { close(fd_); }
+std::shared_ptr<LogFileSink> LogFileSink::Stderr() {
+  return std::shared_ptr<LogFileSink>(new LogFileSink("", STDERR_FILENO));
+}
+
+LogFileSink::~LogFileSink() {
+  if (!path_.empty()) close(fd_);
+}
 
 Status LogFileSink::Reopen() {
+  if (path_.empty()) return Status::Ok();
   int fd = OpenForAppend(path_);
   if (fd < 0) return OpenError(path_, errno);
   std::lock_guard lock(mutex_);
@@ -87,14 +94,32 @@ void CountingSink::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
   inner_->set_formatter(std::move(formatter));
 }
 
-void BufferSink::Replay(spdlog::sinks::sink* to) {
+void BufferSink::Replay(const std::vector<spdlog::sink_ptr>& to) {
   std::lock_guard lock(mutex_);
   for (const Line& line : lines_) {
     spdlog::details::log_msg msg(line.time, spdlog::source_loc{}, line.logger, line.level,
                                  line.text);
-    if (to->should_log(line.level)) to->log(msg);
+    for (const spdlog::sink_ptr& sink : to) {
+      if (sink->should_log(line.level)) sink->log(msg);
+    }
   }
   lines_.clear();
+}
+
+void SwitchSink::SwitchTo(std::vector<spdlog::sink_ptr> sinks, BufferSink* replay) {
+  std::lock_guard lock(mutex_);
+  if (replay != nullptr) replay->Replay(sinks);
+  sinks_ = std::move(sinks);
+}
+
+void SwitchSink::sink_it_(const spdlog::details::log_msg& msg) {
+  for (const spdlog::sink_ptr& sink : sinks_) {
+    if (sink->should_log(msg.level)) sink->log(msg);
+  }
+}
+
+void SwitchSink::flush_() {
+  for (const spdlog::sink_ptr& sink : sinks_) sink->flush();
 }
 
 void BufferSink::sink_it_(const spdlog::details::log_msg& msg) {

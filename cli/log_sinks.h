@@ -29,10 +29,13 @@ class LogFileSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   // InvalidArgument naming the file and the errno when it cannot be opened.
   static Status Open(const std::string& path, std::shared_ptr<LogFileSink>* out);
+  // Writes to stderr (fd 2, whatever it is at the time; never closed), so a
+  // failed write to it (a closed pipe, a full disk) is counted too.
+  static std::shared_ptr<LogFileSink> Stderr();
   ~LogFileSink() override;
 
   // Opens the path again; on failure keeps writing to the old descriptor and
-  // returns the reason.
+  // returns the reason. A no-op for Stderr().
   Status Reopen();
   const std::string& path() const { return path_; }
 
@@ -42,8 +45,29 @@ class LogFileSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  private:
   LogFileSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  const std::string path_;
-  int fd_;  // guarded by mutex_
+  const std::string path_;  // empty for Stderr()
+  int fd_;                  // guarded by mutex_
+};
+
+class BufferSink;
+
+// The mount's logger writes through one SwitchSink for the whole life of the
+// process: moving the log to its final place (after daemonizing) swaps the
+// sinks under this sink's lock instead of replacing spdlog's default logger,
+// which other threads may be using.
+class SwitchSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit SwitchSink(std::vector<spdlog::sink_ptr> sinks) : sinks_(std::move(sinks)) {}
+  // Sends what `replay` holds to `sinks`, then writes to them alone; no line
+  // logged meanwhile is lost or out of order.
+  void SwitchTo(std::vector<spdlog::sink_ptr> sinks, BufferSink* replay);
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override;
+  void flush_() override;
+
+ private:
+  std::vector<spdlog::sink_ptr> sinks_;  // guarded by mutex_
 };
 
 // Forwards to `inner` and turns any exception it throws into one counted
@@ -65,7 +89,8 @@ class CountingSink final : public spdlog::sinks::sink {
 // them to another sink, in order, with their level and time.
 class BufferSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  void Replay(spdlog::sinks::sink* to);
+  // Sends the lines to each of `to` that takes their level, and forgets them.
+  void Replay(const std::vector<spdlog::sink_ptr>& to);
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override;

@@ -14,7 +14,6 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
@@ -35,8 +34,9 @@ enum class DaemonLog { kJournal, kSyslog, kFile, kLost };
 struct MountLogState {
   MountLogOptions options;
   DaemonLog daemon_log = DaemonLog::kLost;
-  std::shared_ptr<LogFileSink> file;   // --log-file or the fallback file
-  std::shared_ptr<BufferSink> buffer;  // lines before daemonizing
+  std::shared_ptr<LogFileSink> file;     // --log-file or the fallback file
+  std::shared_ptr<BufferSink> buffer;    // lines before daemonizing
+  std::shared_ptr<SwitchSink> switcher;  // the logger's one sink
 };
 MountLogState g_mount;
 
@@ -53,9 +53,7 @@ spdlog::sink_ptr WithLevel(spdlog::sink_ptr sink, spdlog::level::level_enum leve
   return sink;
 }
 
-spdlog::sink_ptr Stderr() {
-  return std::make_shared<CountingSink>(std::make_shared<spdlog::sinks::stderr_sink_mt>());
-}
+spdlog::sink_ptr Stderr() { return LogFileSink::Stderr(); }
 
 spdlog::sink_ptr Journal() {
   return std::make_shared<CountingSink>(
@@ -193,29 +191,29 @@ Status SetupMountLogging(const MountLogOptions& options) {
   // Until the mount exists, stderr shows what went wrong (or, asked for,
   // everything) wherever the log goes.
   const auto stderr_level = options.level_given ? level : spdlog::level::warn;
+  std::vector<spdlog::sink_ptr> sinks;
   if (!options.file.empty()) {
     if (Status st = OpenLogFile(options.file, &g_mount.file); !st.ok()) return st;
-    Install({g_mount.file, WithLevel(Stderr(), spdlog::level::warn)}, level);
+    sinks = {g_mount.file, WithLevel(Stderr(), spdlog::level::warn)};
   } else if (options.foreground) {
     // In the foreground stderr is the log, at the level (default info).
-    Install({StderrIsJournal() ? Journal() : Stderr()}, level);
+    sinks = {StderrIsJournal() ? Journal() : Stderr()};
   } else {
     ChooseDaemonLog();
     g_mount.buffer = std::make_shared<BufferSink>();
-    Install({g_mount.buffer, WithLevel(Stderr(), stderr_level)}, level);
+    sinks = {g_mount.buffer, WithLevel(Stderr(), stderr_level)};
   }
+  g_mount.switcher = std::make_shared<SwitchSink>(std::move(sinks));
+  Install({g_mount.switcher}, level);
   return Status::Ok();
 }
 
 void MountLoggingReady() {
-  const auto level = g_mount.options.level;
+  if (g_mount.switcher == nullptr) return;
   if (!g_mount.options.file.empty()) {
-    Install({g_mount.file}, level);
+    g_mount.switcher->SwitchTo({g_mount.file}, nullptr);
   } else if (g_mount.buffer != nullptr) {
-    spdlog::sink_ptr sink = DaemonSink();
-    g_mount.buffer->Replay(sink.get());
-    g_mount.buffer.reset();
-    Install({sink}, level);
+    g_mount.switcher->SwitchTo({DaemonSink()}, g_mount.buffer.get());
   }
 }
 

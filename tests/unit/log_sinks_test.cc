@@ -106,8 +106,22 @@ TEST_CASE("a buffer sink replays its lines in order with their level", "[log_sin
   std::shared_ptr<LogFileSink> file;
   REQUIRE(LogFileSink::Open(dir.path() + "/log", &file).ok());
   file->set_pattern("%l %v");
-  buffer->Replay(file.get());
+  buffer->Replay({file});
   CHECK(ReadAll(dir.path() + "/log") == "info first\nwarning second\n");
+}
+
+TEST_CASE("a switch sink moves to new sinks after replaying the buffer, in order", "[log_sinks]") {
+  TempDirIn dir("/tmp");
+  auto buffer = std::make_shared<BufferSink>();
+  auto switcher = std::make_shared<SwitchSink>(std::vector<spdlog::sink_ptr>{buffer});
+  spdlog::logger logger("t", switcher);
+  logger.info("before");
+  std::shared_ptr<LogFileSink> file;
+  REQUIRE(LogFileSink::Open(dir.path() + "/log", &file).ok());
+  file->set_pattern("%v");
+  switcher->SwitchTo({file}, buffer.get());
+  logger.info("after");
+  CHECK(ReadAll(dir.path() + "/log") == "before\nafter\n");
 }
 
 }  // namespace
