@@ -99,11 +99,41 @@ check_allow_root_losetup() {
   unmount_remapfs "$MNT"
 }
 
+# The daemon of the user's mount (MOUNT_PID is runuser, its parent).
+user_daemon_pid() {
+  local fd
+  for fd in /proc/[0-9]*/fd/*; do
+    if [[ $(readlink "$fd" 2>/dev/null) == "$MAIN" ]]; then
+      fd=${fd#/proc/}
+      echo "${fd%%/*}"
+    fi
+  done | sort -u
+}
+
+check_user_dead_mount() {
+  say "the user's dead mount: refused, then cleared by --clear-dead-mount (fusermount3 -u -z)"
+  mount_remapfs "$MAIN" "$SPARE" "$MNT"
+  local pid sha
+  sha=$(as_user sh -c "sha256sum < '$MNT/main.img'")
+  pid=$(user_daemon_pid)
+  [[ -n $pid ]] || fail "no daemon holds MAIN"
+  kill -9 "$pid"
+  wait "$MOUNT_PID" 2>/dev/null || true
+  expect_cli_failure "user mount on the dead mount" \
+    runuser -u "$USER_NAME" -- "$REMAPFS" mount "$MAIN" "$SPARE" "$MNT"
+  stderr_mentions "^remapfs mount: MOUNTPOINT '$MNT' is a dead remapfs mount"
+  mount_remapfs "$MAIN" "$SPARE" "$MNT" --clear-dead-mount
+  assert_eq 1 "$(awk -v m="$MNT" '$5 == m' /proc/self/mountinfo | wc -l)" "mounts at $MNT"
+  assert_eq "$sha" "$(as_user sh -c "sha256sum < '$MNT/main.img'")" "the disk after clearing"
+  unmount_remapfs "$MNT"
+}
+
 main() {
   setup_user
   check_user_mount
   check_allow_other
   check_allow_root_losetup
+  check_user_dead_mount
   pass
 }
 
