@@ -50,6 +50,8 @@ check_cleared() {  # check_cleared WHAT MOUNT_FORM...
   local what=$1; shift
   say "$what detaches the dead mount and mounts"
   start_mount "$MNT" "$@"
+  # start_mount saw the dead mount as a mount: wait for the new one.
+  wait_until 10 test -e "$MNT/control/status" || fail "not mounted again: $(cat "$MOUNT_LOG")"
   assert_eq 1 "$(mounts_at "$MNT" | wc -l)" "one mount at $MNT"
   assert_eq fuse.remapfs "$(mounts_at "$MNT" | awk '{ for (i = 1; i < NF; i++) if ($i == "-") print $(i + 1) }')" \
     "it is remapfs's"

@@ -14,22 +14,14 @@ if [[ -z ${REMAPFS_FSTAB_NS:-} && $(id -u) -eq 0 ]] && command -v unshare >/dev/
   REMAPFS_FSTAB_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
 fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-require_environment unshare findmnt mount.fuse3
+require_environment unshare findmnt mount.fuse3 fuser
 [[ -n ${REMAPFS_FSTAB_NS:-} ]] || skip "no private mount namespace"
 
 MNT=$TMP/mnt
 MAIN=$TMP/main.img
 SPARE=$TMP/spare.img
 
-daemon_pid() {
-  local fd
-  for fd in /proc/[0-9]*/fd/*; do
-    if [[ $(readlink "$fd" 2>/dev/null) == "$MAIN" ]]; then
-      fd=${fd#/proc/}
-      echo "${fd%%/*}"
-    fi
-  done | sort -u
-}
+daemon_pid() { fuser "$MAIN" 2>/dev/null | xargs; }
 
 setup_fstab() {
   mount -t tmpfs tmpfs /usr/local/bin

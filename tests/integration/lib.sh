@@ -63,6 +63,10 @@ cleanup() {
     wait_until 5 eval "! kill -0 $pid" || kill "$pid" 2>/dev/null || true
   done
   for hook in "${CLEANUP_HOOKS[@]}"; do eval "$hook" || true; done
+  # The log of a daemon with no journal and no syslog (man remapfs, LOGGING).
+  for m in "${FUSE_MOUNTS[@]}"; do
+    rm -f "/run/remapfs/$(sed 's#^/##; s#/#-#g' <<<"$m").log" 2>/dev/null || true
+  done
   keep_sanitizer_output
   [[ -n $TMP ]] && rm -rf "$TMP"
   exit "$rc"

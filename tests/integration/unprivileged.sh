@@ -8,7 +8,7 @@
 # remapfs_test, /dev/fuse's mode (0666, Debian's udev default) and
 # user_allow_other in /etc/fuse.conf.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-require_environment runuser useradd userdel losetup cmp
+require_environment runuser useradd userdel losetup cmp fuser
 
 USER_NAME=remapfs_test
 MNT=""  # set in setup: the tree must be reachable by the user
@@ -100,15 +100,7 @@ check_allow_root_losetup() {
 }
 
 # The daemon of the user's mount (MOUNT_PID is runuser, its parent).
-user_daemon_pid() {
-  local fd
-  for fd in /proc/[0-9]*/fd/*; do
-    if [[ $(readlink "$fd" 2>/dev/null) == "$MAIN" ]]; then
-      fd=${fd#/proc/}
-      echo "${fd%%/*}"
-    fi
-  done | sort -u
-}
+user_daemon_pid() { fuser "$MAIN" 2>/dev/null | xargs; }
 
 check_user_dead_mount() {
   say "the user's dead mount: refused, then cleared by --clear-dead-mount (fusermount3 -u -z)"
@@ -123,6 +115,8 @@ check_user_dead_mount() {
     runuser -u "$USER_NAME" -- "$REMAPFS" mount "$MAIN" "$SPARE" "$MNT"
   stderr_mentions "^remapfs mount: MOUNTPOINT '$MNT' is a dead remapfs mount"
   mount_remapfs "$MAIN" "$SPARE" "$MNT" --clear-dead-mount
+  # mount_remapfs saw the dead mount as a mount: wait for the new one.
+  wait_until 10 as_user test -e "$MNT/control/status" || fail "not mounted again"
   assert_eq 1 "$(awk -v m="$MNT" '$5 == m' /proc/self/mountinfo | wc -l)" "mounts at $MNT"
   assert_eq "$sha" "$(as_user sh -c "sha256sum < '$MNT/main.img'")" "the disk after clearing"
   unmount_remapfs "$MNT"
