@@ -113,11 +113,14 @@ std::string FallbackLogPath(const std::string& mountpoint) {
     dir = std::string(runtime) + "/remapfs";
   }
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return "";
-  std::string name = mountpoint.substr(mountpoint.find_first_not_of('/') == std::string::npos
-                                           ? mountpoint.size()
-                                           : mountpoint.find_first_not_of('/'));
-  for (char& c : name) {
-    if (c == '/') c = '-';
+  // "/srv/remap/vm1" -> "srv-remap-vm1"; "/" -> "root".
+  std::string name;
+  for (char c : mountpoint) {
+    if (c != '/') {
+      name += c;
+    } else if (!name.empty()) {
+      name += '-';
+    }
   }
   return dir + "/" + (name.empty() ? "root" : name) + ".log";
 }
