@@ -21,6 +21,7 @@
 #include "fuse/remapfs_fs.h"
 #include "fuse/session.h"
 #include "logging.h"
+#include "mount_live_status.h"
 #include "mount_options.h"
 #include "remapfs/mount_stack.h"
 #include "remapfs/sector_list.h"
@@ -258,6 +259,8 @@ int RunMount(const std::vector<std::string>& args) {
   MountStackFailure failure;
   if (!OpenMountStack(req.stack, &opened, &failure).ok())
     return Fail(kCmd, DescribeStackFailure(req.stack, failure));
+  MountLiveStatus live(req.mountpoint, req.stack.main_path, req.stack.spare_path);
+  req.settings.status_json = [&live] { return live.Json(); };
   fuse::RemapFs fs(opened.volume.get(), opened.main_faults, req.settings);
   fuse::ServeOptions serve;
   serve.fuse_argv = FuseArgv(req);
@@ -265,7 +268,10 @@ int RunMount(const std::vector<std::string>& args) {
   serve.foreground = req.foreground;
   // Daemonizing points stderr at /dev/null; log to syslog from then on.
   if (req.log_file.empty()) serve.after_daemonize = SwitchLoggingToSyslog;
-  return fuse::Serve(serve, &fs);
+  serve.after_mount = [&live, &fs] { live.Start(&fs); };
+  const int code = fuse::Serve(serve, &fs);
+  live.Stop();  // before fs goes: the publisher samples it
+  return code;
 }
 
 }  // namespace remapfs::cli

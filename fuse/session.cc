@@ -44,6 +44,7 @@ int Serve(const ServeOptions& options, RemapFs* fs) {
       if (!options.foreground && options.after_daemonize) {
         options.after_daemonize();
       }
+      if (options.after_mount) options.after_mount();
       spdlog::info("mounted on {}", options.mountpoint);
       // An unmount and SIGTERM/SIGINT/SIGHUP (Ctrl-C) are clean shutdowns:
       // the pool returns 0 for them (libfuse's own loop reported the

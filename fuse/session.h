@@ -18,6 +18,10 @@ struct ServeOptions {
   // Run once in the daemon, right after daemonizing pointed stderr at
   // /dev/null (never in the foreground): the caller moves its logging.
   std::function<void()> after_daemonize;
+  // Run once the mount is up, in the process that serves it (after
+  // daemonizing, if it does): threads started here survive (fork does not
+  // keep threads), and the pid is the daemon's.
+  std::function<void()> after_mount;
 };
 
 // Mounts `fs` and serves requests until unmounted or signalled. Returns the
