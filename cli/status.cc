@@ -90,8 +90,7 @@ void PrintText(const std::string& target, const VolumeStatus& status, const Heal
   } else {
     fmt::print("remapfs status: {} (offline: not mounted)\n", target);
   }
-  fmt::print("SMART overall-health self-assessment test result: {}\n",
-             VerdictName(health.verdict));
+  fmt::print("SMART overall-health self-assessment test result: {}\n", VerdictName(health.verdict));
   for (const std::string& r : health.reasons) fmt::print("reason: {}\n", r);
   const auto json = nlohmann::ordered_json::parse(StatusJson(status, health));
   for (const auto& [key, value] : json.items()) {

@@ -26,8 +26,8 @@ namespace {
 
 // used/capacity >= pct/100, in integers.
 bool AtLeastPercent(uint64_t used, uint64_t capacity, uint32_t pct) {
-  return capacity > 0 && static_cast<__uint128_t>(used) * 100 >=
-                             static_cast<__uint128_t>(capacity) * pct;
+  return capacity > 0 &&
+         static_cast<__uint128_t>(used) * 100 >= static_cast<__uint128_t>(capacity) * pct;
 }
 
 std::string UsedText(const VolumeStats& v) {
@@ -45,7 +45,8 @@ Health AssessHealth(const VolumeStatus& status, const HealthThresholds& t) {
     failing.push_back(
         fmt::format("spare nearly exhausted: {} used (>= {}%)", UsedText(v), t.spare_fail_pct));
   } else if (AtLeastPercent(v.spare_used, v.spare_capacity, t.spare_warn_pct)) {
-    warning.push_back(fmt::format("spare filling: {} used (>= {}%)", UsedText(v), t.spare_warn_pct));
+    warning.push_back(
+        fmt::format("spare filling: {} used (>= {}%)", UsedText(v), t.spare_warn_pct));
   }
   if (v.metadata_commits_failing) {
     failing.push_back("metadata writes refused: the last commit reached no copy");
@@ -57,7 +58,8 @@ Health AssessHealth(const VolumeStatus& status, const HealthThresholds& t) {
                                   v.metadata_copies - v.metadata_valid_copies, v.metadata_copies));
   }
   if (v.pending > 0) {
-    warning.push_back(fmt::format("{} pending sector(s): unreadable, not yet rewritten", v.pending));
+    warning.push_back(
+        fmt::format("{} pending sector(s): unreadable, not yet rewritten", v.pending));
   }
   if (status.mounted) {
     const uint64_t errors = status.ErrorsLastHour();

@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include <boost/interprocess/managed_shared_memory.hpp>
 #include <fmt/format.h>
+#include <boost/interprocess/managed_shared_memory.hpp>
 
 #include "live_page.h"
 
@@ -41,9 +41,7 @@ std::string VolumeIdHex(const std::array<uint8_t, 16>& id) {
   return hex;
 }
 
-std::string LiveSegmentName(const std::string& volume_id_hex) {
-  return "remapfs-" + volume_id_hex;
-}
+std::string LiveSegmentName(const std::string& volume_id_hex) { return "remapfs-" + volume_id_hex; }
 
 uint64_t UnixMillisNow() {
   using namespace std::chrono;

@@ -109,8 +109,7 @@ std::string StatusPrometheus(const VolumeStatus& status, const Health& health) {
       {"errors_last_hour", "gauge", "Read and write errors in the last hour",
        status.mounted ? status.ErrorsLastHour() : 0},
       {"metadata_copies", "gauge", "Metadata copies on the spare", v.metadata_copies},
-      {"metadata_valid_copies", "gauge", "Metadata copies that are valid",
-       v.metadata_valid_copies},
+      {"metadata_valid_copies", "gauge", "Metadata copies that are valid", v.metadata_valid_copies},
       {"metadata_writes_refused", "gauge", "1 when metadata commits fail",
        v.metadata_commits_failing},
       {"operation_done_sectors", "gauge", "Sectors done by the running add_bad/remove",
@@ -126,13 +125,14 @@ std::string StatusPrometheus(const VolumeStatus& status, const Health& health) {
       {"heartbeat_age_seconds", "gauge", "Seconds since the daemon last updated its status",
        status.mounted ? status.HeartbeatAgeMs() / 1000 : 0},
   };
-  const std::string labels =
-      fmt::format("{{volume=\"{}\",mountpoint=\"{}\"}}", LabelValue(status.reading.identity.volume_id),
-                  LabelValue(status.reading.identity.mountpoint));
+  const std::string labels = fmt::format("{{volume=\"{}\",mountpoint=\"{}\"}}",
+                                         LabelValue(status.reading.identity.volume_id),
+                                         LabelValue(status.reading.identity.mountpoint));
   std::string out;
   for (const Metric& m : metrics) {
-    fmt::format_to(std::back_inserter(out), "# HELP remapfs_{0} {1}\n# TYPE remapfs_{0} {2}\nremapfs_{0}{3} {4}\n",
-                   m.name, m.help, m.type, labels, m.value);
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP remapfs_{0} {1}\n# TYPE remapfs_{0} {2}\nremapfs_{0}{3} {4}\n", m.name,
+                   m.help, m.type, labels, m.value);
   }
   return out;
 }

@@ -128,8 +128,8 @@ class RemapFs {
   std::string ControlText(ControlKind kind) const;
   Status ApplyControlWrite(ControlKind kind, std::string_view text);
   Status ApplyScrubCommand(std::string_view text);
-  std::string ScrubText() const;         // control/scrub
-  std::string ScrubStatusLines() const;  // the scrub_* lines of status
+  std::string ScrubText() const;             // control/scrub
+  std::string ScrubStatusLines() const;      // the scrub_* lines of status
   std::string StatusJsonFromSample() const;  // control/status.json without a page
 
   Volume* volume_;
