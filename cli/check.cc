@@ -106,7 +106,8 @@ void PrintText(const CheckRequest& req, const MetadataStore& store, const CheckR
 void PrintJson(const CheckRequest& req, const MetadataStore& store, const CheckResult& result) {
   Json j = JsonHead(req, result.ExitCode());
   j["findings"] = Json::array();
-  for (const Finding& f : result.findings) j["findings"].push_back(FindingJson(f.repaired, f.message));
+  for (const Finding& f : result.findings)
+    j["findings"].push_back(FindingJson(f.repaired, f.message));
   j["copies"] = CopyReportsJson(store);
   j["metadata_valid_copies"] = store.valid_copies();
   j["metadata_sequence"] = store.sequence();

@@ -77,8 +77,7 @@ TEST_CASE("verdict: pending, errors, copies, metadata writes, heartbeat", "[heal
 
   s = Healthy();
   s.reading.stats.volume.metadata_valid_copies = 4;
-  CHECK(AssessHealth(s, t).reasons ==
-        std::vector<std::string>{"1 of 5 metadata copies not valid"});
+  CHECK(AssessHealth(s, t).reasons == std::vector<std::string>{"1 of 5 metadata copies not valid"});
   s.reading.stats.volume.metadata_valid_copies = 0;
   CHECK(AssessHealth(s, t).verdict == Verdict::kFailing);
   s = Healthy();
@@ -90,7 +89,8 @@ TEST_CASE("verdict: pending, errors, copies, metadata writes, heartbeat", "[heal
   CHECK(AssessHealth(s, t).verdict == Verdict::kPassed);
   s.now_unix_ms = kNow + 3001;
   CHECK(AssessHealth(s, t).reasons ==
-        std::vector<std::string>{"daemon not responding: pid 1234 last updated its status 3.0 s ago"});
+        std::vector<std::string>{
+            "daemon not responding: pid 1234 last updated its status 3.0 s ago"});
   s.mounted = false;  // offline: no daemon to expect
   CHECK(AssessHealth(s, t).verdict == Verdict::kPassed);
 }
@@ -115,33 +115,63 @@ TEST_CASE("status JSON: the keys, in order, and the SMART names", "[health]") {
   auto j = nlohmann::ordered_json::parse(StatusJson(s, AssessHealth(s, {})));
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
-  CHECK(keys == std::vector<std::string>{
-                    "state", "volume_id", "pid", "mountpoint", "main_path", "spare_path",
-                    "verdict", "reasons", "sector_size", "main_sectors", "spare_sectors",
-                    "strategy", "metadata_copies", "metadata_valid_copies",
-                    "metadata_repaired_copies", "metadata_sequence", "metadata_writes",
-                    "reserved_sectors", "spare_capacity", "spare_used", "spare_free", "remapped",
-                    "pending", "read_errors", "write_errors", "auto_remaps", "last_error",
-                    "operation", "operation_done", "operation_total", "scrub_state",
-                    "scrub_done", "scrub_total", "scrub_found", "inject_latency_ms",
-                    "log_write_failures", "errors_last_hour", "heartbeat_unix_ms",
-                    "heartbeat_age_ms", "smart"});
+  CHECK(keys == std::vector<std::string>{"state",
+                                         "volume_id",
+                                         "pid",
+                                         "mountpoint",
+                                         "main_path",
+                                         "spare_path",
+                                         "verdict",
+                                         "reasons",
+                                         "sector_size",
+                                         "main_sectors",
+                                         "spare_sectors",
+                                         "strategy",
+                                         "metadata_copies",
+                                         "metadata_valid_copies",
+                                         "metadata_repaired_copies",
+                                         "metadata_sequence",
+                                         "metadata_writes",
+                                         "reserved_sectors",
+                                         "spare_capacity",
+                                         "spare_used",
+                                         "spare_free",
+                                         "remapped",
+                                         "pending",
+                                         "read_errors",
+                                         "write_errors",
+                                         "auto_remaps",
+                                         "last_error",
+                                         "operation",
+                                         "operation_done",
+                                         "operation_total",
+                                         "scrub_state",
+                                         "scrub_done",
+                                         "scrub_total",
+                                         "scrub_found",
+                                         "inject_latency_ms",
+                                         "log_write_failures",
+                                         "errors_last_hour",
+                                         "heartbeat_unix_ms",
+                                         "heartbeat_age_ms",
+                                         "smart"});
   CHECK(j["verdict"] == "WARNING");
   CHECK(j["state"] == "mounted");
-  CHECK(j["smart"].dump() ==
-        R"({"Reallocated_Sector_Ct":3,"Current_Pending_Sector":1,)"
-        R"("Reallocated_Event_Count":2,"Offline_Uncorrectable":4})");
+  CHECK(j["smart"].dump() == R"({"Reallocated_Sector_Ct":3,"Current_Pending_Sector":1,)"
+                             R"("Reallocated_Event_Count":2,"Offline_Uncorrectable":4})");
 }
 
 TEST_CASE("status prometheus: exact lines, escaped labels", "[health]") {
   VolumeStatus s = Healthy();
   UseSpare(&s, 96);
   const std::string text = StatusPrometheus(s, AssessHealth(s, {}));
-  const std::string labels = R"({volume="00112233445566778899aabbccddeeff",mountpoint="/mnt/a\"b"})";
+  const std::string labels =
+      R"({volume="00112233445566778899aabbccddeeff",mountpoint="/mnt/a\"b"})";
   CHECK(text.starts_with("# HELP remapfs_up 1 when the volume is mounted and its daemon updates "
                          "its status\n# TYPE remapfs_up gauge\nremapfs_up" +
-                         labels + " 1\n# HELP remapfs_health Verdict: 0 PASSED, 1 WARNING, 2 "
-                                  "FAILING\n# TYPE remapfs_health gauge\nremapfs_health" +
+                         labels +
+                         " 1\n# HELP remapfs_health Verdict: 0 PASSED, 1 WARNING, 2 "
+                         "FAILING\n# TYPE remapfs_health gauge\nremapfs_health" +
                          labels + " 2\n"));
   CHECK(text.find("# TYPE remapfs_read_errors_total counter\n") != std::string::npos);
   CHECK(text.find("remapfs_spare_used_sectors" + labels + " 96\n") != std::string::npos);

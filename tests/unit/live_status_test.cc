@@ -9,8 +9,8 @@
 #include <atomic>
 #include <thread>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include "live_page.h"
 #include "remapfs/live_status.h"
@@ -34,11 +34,11 @@ LiveStats Uniform(uint64_t v) {
 bool IsUniform(const LiveStats& s, uint64_t* v) {
   const VolumeStats& x = s.volume;
   *v = x.main_sectors;
-  for (uint64_t f : {x.spare_sectors, x.metadata_sequence, x.reserved_sectors, x.spare_capacity,
-                     x.spare_used, x.spare_free, x.remapped, x.pending, x.read_errors,
-                     x.write_errors, x.auto_remaps, x.operation_done, x.operation_total,
-                     s.scrub.done, s.scrub.total, s.scrub.found, s.inject_latency_ms,
-                     s.log_write_failures, s.heartbeat_unix_ms}) {
+  for (uint64_t f :
+       {x.spare_sectors, x.metadata_sequence, x.reserved_sectors, x.spare_capacity, x.spare_used,
+        x.spare_free, x.remapped, x.pending, x.read_errors, x.write_errors, x.auto_remaps,
+        x.operation_done, x.operation_total, s.scrub.done, s.scrub.total, s.scrub.found,
+        s.inject_latency_ms, s.log_write_failures, s.heartbeat_unix_ms}) {
     if (f != *v) return false;
   }
   return x.last_error == fmt::format("error {}", *v);
@@ -102,7 +102,7 @@ TEST_CASE("live page: a writer stopped mid-write leaves the other slot", "[live_
   WriteLiveSlots(&page, Uniform(6));
   // The writer starts on the older slot (5) and stops half way.
   LiveSlot& older = page.slots[0].seq.load() < page.slots[1].seq.load() ? page.slots[0]
-                                                                          : page.slots[1];
+                                                                        : page.slots[1];
   older.seq.store(older.seq.load() + 3);  // odd: being written
   older.words[0].store(999);
   LiveStats s;
@@ -160,8 +160,7 @@ TEST_CASE("live segment: published, read, readable by all, removed", "[live_stat
   CHECK(ReadLivePage(name, &r).code() == Status::Code::kNotFound);
 }
 
-TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it",
-          "[live_status]") {
+TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it", "[live_status]") {
   const std::string name = LiveSegmentName(TestVolumeId());
   // A daemon that publishes and dies without cleaning up (a crash).
   LiveIdentity identity = TestIdentity(0);  // the parent's volume id
@@ -169,7 +168,8 @@ TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it",
   if (child == 0) {
     std::unique_ptr<LiveStatusPublisher> pub;
     identity.pid = getpid();
-    Status st = LiveStatusPublisher::Create(identity, [] { return Uniform(1); }, {}, &pub);
+    Status st = LiveStatusPublisher::Create(
+        identity, [] { return Uniform(1); }, {}, &pub);
     _exit(st.ok() ? 0 : 1);
   }
   REQUIRE(child > 0);
@@ -182,7 +182,8 @@ TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it",
   INFO(st.message());
   CHECK(st.message().find("stale") != std::string::npos);
   std::unique_ptr<LiveStatusPublisher> next;
-  REQUIRE(LiveStatusPublisher::Create(TestIdentity(getpid()), [] { return Uniform(2); }, {}, &next)
+  REQUIRE(LiveStatusPublisher::Create(
+              TestIdentity(getpid()), [] { return Uniform(2); }, {}, &next)
               .ok());
   REQUIRE(ReadLivePage(name, &r).ok());
   CHECK(r.stats.volume.main_sectors == 2);
