@@ -261,6 +261,7 @@ int RunMount(const std::vector<std::string>& args) {
     return Fail(kCmd, DescribeStackFailure(req.stack, failure));
   MountLiveStatus live(req.mountpoint, req.stack.main_path, req.stack.spare_path);
   req.settings.status_json = [&live] { return live.Json(); };
+  req.settings.status_changed = [&live] { live.PublishNow(); };
   fuse::RemapFs fs(opened.volume.get(), opened.main_faults, req.settings);
   fuse::ServeOptions serve;
   serve.fuse_argv = FuseArgv(req);

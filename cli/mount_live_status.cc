@@ -49,6 +49,11 @@ void MountLiveStatus::Stop() {
   fs_ = nullptr;
 }
 
+void MountLiveStatus::PublishNow() {
+  std::lock_guard lock(mu_);
+  if (publisher_ != nullptr) publisher_->PublishNow();
+}
+
 std::string MountLiveStatus::Json() {
   VolumeStatus status;
   status.mounted = true;

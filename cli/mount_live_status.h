@@ -25,6 +25,8 @@ class MountLiveStatus {
   // control/status.json: publishes the current values, then returns the
   // JSON of the page, as `remapfs status MOUNTPOINT --json` prints it.
   std::string Json();
+  // Publishes the current values now (after a control write).
+  void PublishNow();
 
  private:
   LiveIdentity identity_;

@@ -150,6 +150,7 @@ int RemapFs::ControlWrite(fuse_req_t req, const ControlFile& file, const char* b
   } else {
     st = ApplyControlWrite(file.kind, std::string_view(buf, size));
   }
+  if (settings_.status_changed) settings_.status_changed();
   if (!st.ok()) {
     volume_->SetLastError(st.WithContext(file.name));
     return ToFuseErrno(st, file.name);

@@ -81,6 +81,10 @@ struct MountSettings {
   // health.h); unset: built from Sample() alone, without the live page's
   // identity and error history.
   std::function<std::string()> status_json;
+  // Called after every write to a control file (add_bad, remove, inject,
+  // scrub), done or failed: the live page shows its effect at once rather
+  // than at the next periodic publish. Unset: nothing.
+  std::function<void()> status_changed;
 };
 
 class RemapFs {
