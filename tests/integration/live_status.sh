@@ -14,6 +14,7 @@ SECTOR=512
 # A stopped daemon would hang the unmount: resume it, keeping the verdict.
 finish() {
   local rc=$?
+  set +e  # or (exit "$rc") below would end the trap before cleanup
   kill -CONT "$MOUNT_PID" 2>/dev/null || true
   (exit "$rc")
   cleanup
