@@ -25,6 +25,7 @@ namespace {
 // Large enough for the page and the segment's own index.
 constexpr size_t kSegmentBytes = 64 << 10;
 constexpr const char* kShmDir = "/dev/shm";
+constexpr std::string_view kStaleWord = "stale";
 
 void CopyText(char* dst, size_t size, const std::string& text) {
   std::memset(dst, 0, size);
@@ -69,8 +70,22 @@ struct LiveStatusPublisher::Impl {
   bool first = true;
 };
 
+// Pages of daemons that died (kill -9, a crash) stay until their volume is
+// mounted again; each mount sweeps them, so they do not pile up. A page
+// whose pid was reused meanwhile stays: harmless, it names another mount.
+void RemoveStaleLiveSegments() {
+  for (const std::string& name : ListLiveSegments()) {
+    LiveReading r;
+    Status st = ReadLivePage(name, &r);
+    if (st.code() == Status::Code::kNotFound && st.message().find(kStaleWord) != std::string::npos) {
+      bip::shared_memory_object::remove(name.c_str());
+    }
+  }
+}
+
 Status LiveStatusPublisher::Create(const LiveIdentity& identity, std::function<LiveStats()> sample,
                                    Options options, std::unique_ptr<LiveStatusPublisher>* out) {
+  RemoveStaleLiveSegments();
   auto impl = std::make_unique<Impl>();
   impl->name = LiveSegmentName(identity.volume_id);
   impl->options = std::move(options);
@@ -177,7 +192,7 @@ Status ReadLivePage(const std::string& name, LiveReading* out) {
       return Status::NotFound(name + ": not a live status page of this version");
     }
     if (!PidAlive(page->pid)) {
-      return Status::NotFound(fmt::format("{}: stale (daemon {} is gone)", name, page->pid));
+      return Status::NotFound(fmt::format("{}: {} (daemon {} is gone)", name, kStaleWord, page->pid));
     }
     LiveIdentity& id = out->identity;
     id = {page->volume_id, page->pid, page->mountpoint, page->main_path, page->spare_path};
