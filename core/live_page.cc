@@ -155,6 +155,9 @@ bool ReadLiveSlots(const LivePage& page, LiveStats* stats) {
     uint64_t seq[2] = {0, 0};
     bool ok[2] = {CopySlot(page.slots[0], words[0], &seq[0]),
                   CopySlot(page.slots[1], words[1], &seq[1])};
+    // Slot 0 may have been rewritten while slot 1 was copied: then its
+    // copy is no longer the newest, and a reader could go back in time.
+    ok[0] = ok[0] && page.slots[0].seq.load(std::memory_order_acquire) == seq[0];
     if (!ok[0] && !ok[1]) continue;
     const int best = !ok[1] || (ok[0] && seq[0] > seq[1]) ? 0 : 1;
     DecodeLiveStats(words[best], stats);

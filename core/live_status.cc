@@ -77,7 +77,8 @@ void RemoveStaleLiveSegments() {
   for (const std::string& name : ListLiveSegments()) {
     LiveReading r;
     Status st = ReadLivePage(name, &r);
-    if (st.code() == Status::Code::kNotFound && st.message().find(kStaleWord) != std::string::npos) {
+    if (st.code() == Status::Code::kNotFound &&
+        st.message().find(kStaleWord) != std::string::npos) {
       bip::shared_memory_object::remove(name.c_str());
     }
   }
@@ -192,7 +193,8 @@ Status ReadLivePage(const std::string& name, LiveReading* out) {
       return Status::NotFound(name + ": not a live status page of this version");
     }
     if (!PidAlive(page->pid)) {
-      return Status::NotFound(fmt::format("{}: {} (daemon {} is gone)", name, kStaleWord, page->pid));
+      return Status::NotFound(
+          fmt::format("{}: {} (daemon {} is gone)", name, kStaleWord, page->pid));
     }
     LiveIdentity& id = out->identity;
     id = {page->volume_id, page->pid, page->mountpoint, page->main_path, page->spare_path};

@@ -189,12 +189,23 @@ TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it", "
   CHECK(st.code() == Status::Code::kNotFound);
   INFO(st.message());
   CHECK(st.message().find("stale") != std::string::npos);
-  std::unique_ptr<LiveStatusPublisher> next;
-  REQUIRE(LiveStatusPublisher::Create(
-              TestIdentity(getpid()), [] { return Uniform(2); }, {}, &next)
-              .ok());
-  REQUIRE(ReadLivePage(name, &r).ok());
-  CHECK(r.stats.volume.main_sectors == 2);
+  struct stat sb {};
+  REQUIRE(stat(("/dev/shm/" + name).c_str(), &sb) == 0);
+  SECTION("the next mount of the volume replaces it") {
+    std::unique_ptr<LiveStatusPublisher> next;
+    REQUIRE(LiveStatusPublisher::Create(TestIdentity(getpid()), [] { return Uniform(2); }, {},
+                                        &next)
+                .ok());
+    REQUIRE(ReadLivePage(name, &r).ok());
+    CHECK(r.stats.volume.main_sectors == 2);
+  }
+  SECTION("the mount of another volume removes it") {
+    LiveIdentity other = TestIdentity(getpid());
+    other.volume_id = fmt::format("{:032x}", 0xdef000000ULL + getpid());
+    std::unique_ptr<LiveStatusPublisher> next;
+    REQUIRE(LiveStatusPublisher::Create(other, [] { return Uniform(2); }, {}, &next).ok());
+    CHECK(stat(("/dev/shm/" + name).c_str(), &sb) != 0);
+  }
 }
 
 }  // namespace
