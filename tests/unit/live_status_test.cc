@@ -193,8 +193,8 @@ TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it", "
   REQUIRE(stat(("/dev/shm/" + name).c_str(), &sb) == 0);
   SECTION("the next mount of the volume replaces it") {
     std::unique_ptr<LiveStatusPublisher> next;
-    REQUIRE(LiveStatusPublisher::Create(TestIdentity(getpid()), [] { return Uniform(2); }, {},
-                                        &next)
+    REQUIRE(LiveStatusPublisher::Create(
+                TestIdentity(getpid()), [] { return Uniform(2); }, {}, &next)
                 .ok());
     REQUIRE(ReadLivePage(name, &r).ok());
     CHECK(r.stats.volume.main_sectors == 2);
@@ -203,7 +203,9 @@ TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it", "
     LiveIdentity other = TestIdentity(getpid());
     other.volume_id = fmt::format("{:032x}", 0xdef000000ULL + getpid());
     std::unique_ptr<LiveStatusPublisher> next;
-    REQUIRE(LiveStatusPublisher::Create(other, [] { return Uniform(2); }, {}, &next).ok());
+    REQUIRE(LiveStatusPublisher::Create(
+                other, [] { return Uniform(2); }, {}, &next)
+                .ok());
     CHECK(stat(("/dev/shm/" + name).c_str(), &sb) != 0);
   }
 }
