@@ -56,23 +56,25 @@ std::string_view Verdict(int code) {
 }
 
 // The keys every `check --json` object starts with.
-JsonObject JsonHead(const CheckRequest& req, int code) {
-  JsonObject head;
-  head.String("spare", req.spare_path).Number("exit_code", code).String("result", Verdict(code));
+Json JsonHead(const CheckRequest& req, int code) {
+  Json head;
+  head["spare"] = req.spare_path;
+  head["exit_code"] = code;
+  head["result"] = Verdict(code);
   return head;
 }
 
-std::string FindingJson(bool repaired, std::string_view message) {
-  return JsonObject().Bool("repaired", repaired).String("message", message).Text();
+Json FindingJson(bool repaired, std::string_view message) {
+  return Json{{"repaired", repaired}, {"message", message}};
 }
 
 // `could not run`: the reason in the same shape as a finished check.
 int ReportCouldNotRun(const CheckRequest& req, const std::string& reason) {
   if (req.json) {
-    fmt::print("{}\n", JsonHead(req, kExitCouldNotRun)
-                           .String("error", reason)
-                           .Raw("findings", JsonArray({}))
-                           .Text());
+    Json j = JsonHead(req, kExitCouldNotRun);
+    j["error"] = reason;
+    j["findings"] = Json::array();
+    fmt::print("{}", JsonLine(j));
   }
   return Fail(kCmd, reason, kExitCouldNotRun);
 }
@@ -80,10 +82,10 @@ int ReportCouldNotRun(const CheckRequest& req, const std::string& reason) {
 // The spare holds remapfs metadata that no copy can rebuild: problems left.
 int ReportUnrecoverable(const CheckRequest& req, const std::string& reason) {
   if (req.json) {
-    fmt::print("{}\n", JsonHead(req, kExitProblemsLeft)
-                           .String("error", reason)
-                           .Raw("findings", JsonArray({FindingJson(false, reason)}))
-                           .Text());
+    Json j = JsonHead(req, kExitProblemsLeft);
+    j["error"] = reason;
+    j["findings"] = Json::array({FindingJson(false, reason)});
+    fmt::print("{}", JsonLine(j));
   }
   return Fail(kCmd, reason, kExitProblemsLeft);
 }
@@ -102,16 +104,16 @@ void PrintText(const CheckRequest& req, const MetadataStore& store, const CheckR
 }
 
 void PrintJson(const CheckRequest& req, const MetadataStore& store, const CheckResult& result) {
-  std::vector<std::string> findings;
-  for (const Finding& f : result.findings) findings.push_back(FindingJson(f.repaired, f.message));
-  fmt::print("{}\n", JsonHead(req, result.ExitCode())
-                         .Raw("findings", JsonArray(findings))
-                         .Raw("copies", CopyReportsJson(store))
-                         .Number("metadata_valid_copies", store.valid_copies())
-                         .Number("metadata_sequence", store.sequence())
-                         .Number("remapped", result.remapped)
-                         .Number("pending", result.pending)
-                         .Text());
+  Json j = JsonHead(req, result.ExitCode());
+  j["findings"] = Json::array();
+  for (const Finding& f : result.findings)
+    j["findings"].push_back(FindingJson(f.repaired, f.message));
+  j["copies"] = CopyReportsJson(store);
+  j["metadata_valid_copies"] = store.valid_copies();
+  j["metadata_sequence"] = store.sequence();
+  j["remapped"] = result.remapped;
+  j["pending"] = result.pending;
+  fmt::print("{}", JsonLine(j));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "common.h"
 #include "json.h"
 #include "remapfs/bad_block_lists.h"
+#include "remapfs/live_status.h"
 #include "remapfs/metadata.h"
 #include "subcommands.h"
 
@@ -47,16 +48,10 @@ SlotTally CountSlots(const MetadataStore& store) {
   return tally;
 }
 
-std::string VolumeIdHex(const MetadataStore& store) {
-  std::string hex;
-  for (uint8_t b : store.volume_id()) hex += fmt::format("{:02x}", b);
-  return hex;
-}
-
 void PrintText(const std::string& path, const MetadataStore& store) {
   const Geometry& g = store.geometry();
   SlotTally tally = CountSlots(store);
-  fmt::print("spare: {}\nvolume_id: {}\nformat_version: {}\n", path, VolumeIdHex(store),
+  fmt::print("spare: {}\nvolume_id: {}\nformat_version: {}\n", path, VolumeIdHex(store.volume_id()),
              store.loaded_version());
   fmt::print("main_path: {}\nmain_identity: {}\n",
              store.main().path.empty() ? "-" : store.main().path,
@@ -88,34 +83,33 @@ void PrintText(const std::string& path, const MetadataStore& store) {
 void PrintJson(const std::string& path, const MetadataStore& store) {
   const Geometry& g = store.geometry();
   SlotTally tally = CountSlots(store);
-  std::vector<std::string> reservations;
+  Json reservations = Json::array();
   for (const Extent& e : store.reservations().extents()) {
-    reservations.push_back(
-        JsonObject().Number("first", e.first).Number("last", e.last).String("what", e.what).Text());
+    reservations.push_back(Json{{"first", e.first}, {"last", e.last}, {"what", e.what}});
   }
-  JsonObject out;
-  out.String("spare", path)
-      .String("volume_id", VolumeIdHex(store))
-      .Number("format_version", store.loaded_version())
-      .String("main_path", store.main().path)
-      .String("main_identity", store.main().id)
-      .Number("sector_size", g.sector_size)
-      .Number("main_sectors", g.main_sectors)
-      .Number("spare_sectors", g.spare_sectors)
-      .String("strategy", StrategyName(g.placement.strategy))
-      .Number("metadata_copies", g.placement.copy_starts.size())
-      .Number("metadata_valid_copies", store.valid_copies())
-      .Number("metadata_sequence", store.sequence())
-      .Number("copy_sectors", g.placement.copy_sectors)
-      .Raw("copies", CopyReportsJson(store))
-      .Raw("reservations", JsonArray(reservations))
-      .Number("reserved_sectors", store.reservations().reserved_sectors())
-      .Number("spare_capacity", g.spare_capacity())
-      .Number("spare_used", tally.used)
-      .Number("spare_free", store.slot_count() - tally.used)
-      .Number("remapped", tally.used - tally.pending)
-      .Number("pending", tally.pending);
-  fmt::print("{}\n", out.Text());
+  Json out;
+  out["spare"] = path;
+  out["volume_id"] = VolumeIdHex(store.volume_id());
+  out["format_version"] = store.loaded_version();
+  out["main_path"] = store.main().path;
+  out["main_identity"] = store.main().id;
+  out["sector_size"] = g.sector_size;
+  out["main_sectors"] = g.main_sectors;
+  out["spare_sectors"] = g.spare_sectors;
+  out["strategy"] = StrategyName(g.placement.strategy);
+  out["metadata_copies"] = g.placement.copy_starts.size();
+  out["metadata_valid_copies"] = store.valid_copies();
+  out["metadata_sequence"] = store.sequence();
+  out["copy_sectors"] = g.placement.copy_sectors;
+  out["copies"] = CopyReportsJson(store);
+  out["reservations"] = std::move(reservations);
+  out["reserved_sectors"] = store.reservations().reserved_sectors();
+  out["spare_capacity"] = g.spare_capacity();
+  out["spare_used"] = tally.used;
+  out["spare_free"] = store.slot_count() - tally.used;
+  out["remapped"] = tally.used - tally.pending;
+  out["pending"] = tally.pending;
+  fmt::print("{}", JsonLine(out));
 }
 
 // Every remapped main sector, active or pending, as ranges. A table entry

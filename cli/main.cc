@@ -34,6 +34,8 @@ Commands:
   resize-spare MAIN SPARE NEW_SIZE
   mark   MAIN SPARE --format badblocks|md|ddrescue [--block-size N]
          [--bad-sector-only] FILE
+  status MOUNTPOINT|SPARE [--json | --prometheus] [--spare-warn PCT]
+         [--spare-fail PCT] [--error-rate-warn N]
 
 Also accepted, for fstab type fuse.remapfs (mount.fuse3):
   remapfs MAIN,SPARE MOUNTPOINT [-o OPTS]
@@ -60,7 +62,7 @@ std::vector<std::string> MountHelperArgs(std::vector<std::string> args) {
 // else the pointer to --help.
 int UnknownCommand(const std::string& cmd) {
   static const std::vector<std::string_view> kKnown = {
-      "format", "mount", "check", "info", "resize-spare", "mark", "--help", "--version"};
+      "format", "mount", "check", "info", "resize-spare", "mark", "status", "--help", "--version"};
   if (auto match = ClosestMatch(cmd, kKnown)) {
     fmt::print(stderr, "remapfs: unknown command '{}'; did you mean '{}'?\n", cmd, *match);
   } else {
@@ -94,6 +96,7 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (cmd == "info") return RunInfo(rest);
   if (cmd == "resize-spare") return RunResizeSpare(rest);
   if (cmd == "mark") return RunMark(rest);
+  if (cmd == "status") return RunStatus(rest);
   if (IsMountHelperForm(argv)) return RunMount(MountHelperArgs(argv));
   return UnknownCommand(cmd);
 }

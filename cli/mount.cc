@@ -21,6 +21,7 @@
 #include "fuse/remapfs_fs.h"
 #include "fuse/session.h"
 #include "logging.h"
+#include "mount_live_status.h"
 #include "mount_options.h"
 #include "mount_point.h"
 #include "remapfs/mount_stack.h"
@@ -278,14 +279,24 @@ int RunMount(const std::vector<std::string>& args) {
   MountStackFailure failure;
   if (!OpenMountStack(req.stack, &opened, &failure).ok())
     return Fail(kCmd, DescribeStackFailure(req.stack, failure));
+  LiveStatusPublisher::Options live_options;
+  live_options.log_write_failures = LogWriteFailures;  // status: log_write_failures
+  MountLiveStatus live(req.mountpoint, req.stack.main_path, req.stack.spare_path, live_options);
+  req.settings.status_json = [&live] { return live.Json(); };
+  req.settings.status_changed = [&live] { live.PublishNow(); };
   fuse::RemapFs fs(opened.volume.get(), opened.main_faults, req.settings);
   fuse::ServeOptions serve;
   serve.fuse_argv = FuseArgv(req);
   serve.mountpoint = req.mountpoint;
   serve.foreground = req.foreground;
-  serve.on_mounted = MountLoggingReady;
+  serve.on_mounted = [&live, &fs] {
+    MountLoggingReady();
+    live.Start(&fs);
+  };
   serve.on_hangup = ReopenLogFile;
-  return fuse::Serve(serve, &fs);
+  const int code = fuse::Serve(serve, &fs);
+  live.Stop();  // before fs goes: the publisher samples it
+  return code;
 }
 
 }  // namespace remapfs::cli

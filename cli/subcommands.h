@@ -14,5 +14,6 @@ int RunCheck(const std::vector<std::string>& args);
 int RunInfo(const std::vector<std::string>& args);
 int RunResizeSpare(const std::vector<std::string>& args);
 int RunMark(const std::vector<std::string>& args);
+int RunStatus(const std::vector<std::string>& args);
 
 }  // namespace remapfs::cli

@@ -8,13 +8,14 @@
 #include <fmt/format.h>
 
 #include "fuse_callback.h"
+#include "remapfs/health.h"
 #include "remapfs/inject_command.h"
 #include "remapfs_fs.h"
 
 namespace remapfs::fuse {
 namespace {
 
-constexpr std::array<ControlFile, 7> kControlFiles = {{
+constexpr std::array<ControlFile, 8> kControlFiles = {{
     {"add_bad", ControlKind::kAddBad, 0200},
     {"remove", ControlKind::kRemove, 0200},
     {"remaps", ControlKind::kRemaps, 0444},
@@ -22,6 +23,7 @@ constexpr std::array<ControlFile, 7> kControlFiles = {{
     {"status", ControlKind::kStatus, 0444},
     {"inject", ControlKind::kInject, 0600},
     {"scrub", ControlKind::kScrub, 0600},
+    {"status.json", ControlKind::kStatusJson, 0444},
 }};
 
 // The kernel splits a write() larger than max_write into several requests,
@@ -65,10 +67,29 @@ std::string RemapFs::ControlText(ControlKind kind) const {
              fmt::format("inject_latency_ms: {}\n", main_faults_->error_latency().count());
     case ControlKind::kInject: return FormatFaults(main_faults_->Faults());
     case ControlKind::kScrub: return ScrubText();
+    case ControlKind::kStatusJson:
+      if (settings_.status_json) return settings_.status_json() + "\n";
+      return StatusJsonFromSample();
     case ControlKind::kAddBad:
     case ControlKind::kRemove: break;
   }
   return {};
+}
+
+LiveStats RemapFs::Sample() const {
+  LiveStats s;
+  s.volume = volume_->Stats();
+  s.scrub = scrubber_.Progress();
+  s.inject_latency_ms = main_faults_->error_latency().count();
+  return s;
+}
+
+std::string RemapFs::StatusJsonFromSample() const {
+  VolumeStatus status;
+  status.mounted = true;
+  status.reading.stats = Sample();
+  status.now_unix_ms = status.reading.stats.heartbeat_unix_ms = UnixMillisNow();
+  return StatusJson(status, AssessHealth(status, {})) + "\n";
 }
 
 int RemapFs::ControlOpen(fuse_req_t req, const ControlFile& file, fuse_file_info* fi) {
@@ -129,6 +150,7 @@ int RemapFs::ControlWrite(fuse_req_t req, const ControlFile& file, const char* b
   } else {
     st = ApplyControlWrite(file.kind, std::string_view(buf, size));
   }
+  if (settings_.status_changed) settings_.status_changed();
   if (!st.ok()) {
     volume_->SetLastError(st.WithContext(file.name));
     return ToFuseErrno(st, file.name);
@@ -161,7 +183,8 @@ Status RemapFs::ApplyControlWrite(ControlKind kind, std::string_view text) {
     case ControlKind::kScrub: return ApplyScrubCommand(text);
     case ControlKind::kRemaps:
     case ControlKind::kReservations:
-    case ControlKind::kStatus: break;
+    case ControlKind::kStatus:
+    case ControlKind::kStatusJson: break;
   }
   return Status::Permission("this control file is read-only");
 }

@@ -22,11 +22,13 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <span>
 #include <string>
 
 #include "libfuse.h"
 #include "remapfs/faulty_device.h"
+#include "remapfs/live_status.h"
 #include "remapfs/scrubber.h"
 #include "remapfs/volume.h"
 
@@ -43,7 +45,16 @@ inline constexpr size_t kMaxRequestBytes = 1 << 20;
 // Background (asynchronous) requests the kernel may have in flight at once.
 inline constexpr unsigned kMaxBackgroundRequests = 64;
 
-enum class ControlKind { kAddBad, kRemove, kRemaps, kReservations, kStatus, kInject, kScrub };
+enum class ControlKind {
+  kAddBad,
+  kRemove,
+  kRemaps,
+  kReservations,
+  kStatus,
+  kInject,
+  kScrub,
+  kStatusJson
+};
 
 struct ControlFile {
   const char* name;
@@ -66,6 +77,14 @@ struct MountSettings {
   gid_t owner_gid = 0;
   bool read_only = false;  // -o ro: every write fails with EROFS
   ScrubOptions scrub;      // rate and chunk of control/scrub scans
+  // The text of control/status.json (the JSON of `remapfs status --json`,
+  // health.h); unset: built from Sample() alone, without the live page's
+  // identity and error history.
+  std::function<std::string()> status_json;
+  // Called after every write to a control file (add_bad, remove, inject,
+  // scrub), done or failed: the live page shows its effect at once rather
+  // than at the next periodic publish. Unset: nothing.
+  std::function<void()> status_changed;
 };
 
 class RemapFs {
@@ -80,6 +99,9 @@ class RemapFs {
   void StopScrub() { scrubber_.Stop(); }
   FaultyDevice& main_faults() const { return *main_faults_; }
   const MountSettings& settings() const { return settings_; }
+  // What the live status page shows now: the Volume's Stats (which never
+  // wait for the table lock), the scrub's progress and the inject latency.
+  LiveStats Sample() const;
 
   // Attributes of a fixed inode; false when `ino` does not exist. A
   // readable control file reports the length of its current text.
@@ -110,8 +132,9 @@ class RemapFs {
   std::string ControlText(ControlKind kind) const;
   Status ApplyControlWrite(ControlKind kind, std::string_view text);
   Status ApplyScrubCommand(std::string_view text);
-  std::string ScrubText() const;         // control/scrub
-  std::string ScrubStatusLines() const;  // the scrub_* lines of status
+  std::string ScrubText() const;             // control/scrub
+  std::string ScrubStatusLines() const;      // the scrub_* lines of status
+  std::string StatusJsonFromSample() const;  // control/status.json without a page
 
   Volume* volume_;
   FaultyDevice* main_faults_;

@@ -32,6 +32,7 @@
 //    table_mu_.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -136,6 +137,8 @@ class Volume {
 
   uint64_t size_bytes() const { return geometry().main_bytes(); }
   const Geometry& geometry() const { return table_->geometry(); }
+  // The volume id the spare was formatted with (fixed while open).
+  const std::array<uint8_t, 16>& volume_id() const { return table_->metadata().volume_id(); }
 
   // Reads [offset, offset+len). InvalidArgument past the end; IoError(EIO)
   // if any touched sector is pending or a device fails.

@@ -5,13 +5,14 @@
 
 # Everything the build (meson, compilers, headers; libblkid for format's
 # signature probe; liburing for a request's concurrent device runs), the
-# binary (fuse3), the integration tests (qemu-io, fio, mkfs.ext4/debugfs,
+# binary (fuse3), JSON (nlohmann-json3-dev), the integration tests (qemu-io, fio, mkfs.ext4/debugfs,
 # losetup, blkid) and the style check use.
 REMAPFS_DEB_PACKAGES=(
   build-essential meson ninja-build pkg-config
   libfuse3-dev fuse3 libspdlog-dev libfmt-dev catch2 libboost-dev libblkid-dev liburing-dev
   # sd_notify for Type=notify units, the journal sink of a daemonized mount.
   libsystemd-dev
+  nlohmann-json3-dev
   qemu-utils fio e2fsprogs util-linux python3
   # scripts/format.sh and the meson test clang_format: the C++ style.
   clang-format

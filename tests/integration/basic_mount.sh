@@ -10,9 +10,9 @@ DISK=$MNT/main.img
 MAIN_BYTES=$((8 << 20))
 
 check_layout() {
-  say "layout: NAME = basename of MAIN, control/ with the seven files"
+  say "layout: NAME = basename of MAIN, control/ with the eight files"
   assert_eq "control main.img" "$(ls "$MNT" | sort | xargs)" "top level"
-  assert_eq "add_bad inject remaps remove reservations scrub status" \
+  assert_eq "add_bad inject remaps remove reservations scrub status status.json" \
     "$(ls "$MNT/control" | sort | xargs)" "control files"
   assert_eq "$MAIN_BYTES" "$(stat -c %s "$DISK")" "disk size == main size"
   assert_same_file "$MAIN" "$DISK" "disk content == main.img before any remap"

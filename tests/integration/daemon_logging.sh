@@ -73,6 +73,8 @@ check_quiet_mount() {
   assert_eq "" "$(cat "$TMP/d.out" "$TMP/d.err")" "stdout and stderr"
   grep -q "\[info\] mounted on $MNT" "$TMP/q.log" || fail "no info line in the log"
   echo "   ok: the info lines are in the log file"
+  assert_eq 0 "$(json_key log_write_failures <"$MNT/control/status.json")" \
+    "log_write_failures with a writable log file"
   unmount_daemonized
 
   say "--log-level info shows them on stderr"
@@ -138,8 +140,20 @@ check_full_log_filesystem() {
   kill -HUP "$MOUNT_PID"
   cmp -s <(dd if="$MNT/main.img" bs=4096 skip=5 count=1 status=none) "$TMP/blk" ||
     fail "the mount does not serve"
+  # The lost lines are counted in status: through the mount and the live page.
+  local lost_fuse lost_page
+  lost_fuse=$(json_key log_write_failures <"$MNT/control/status.json")
+  lost_page=$("$REMAPFS" status "$MNT" --json | json_key log_write_failures)
+  [[ $lost_fuse -ge 3 ]] || fail "status.json counts $lost_fuse lost log lines, expected >= 3"
+  [[ $lost_page -ge $lost_fuse ]] || fail "remapfs status counts $lost_page lost lines, status.json $lost_fuse"
+  echo "   ok: $lost_fuse lost log lines counted in status.json, $lost_page in remapfs status"
   unmount_remapfs "$MNT"
   assert_eq 0 "$(stat -c %s "$TMP/full/log")" "bytes in the log on the full filesystem"
+}
+
+# json_key KEY: the value of KEY in the JSON object on stdin.
+json_key() {
+  python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
 main() {
