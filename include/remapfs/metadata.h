@@ -19,6 +19,7 @@
 #include "remapfs/compact_map.h"
 #include "remapfs/format.h"
 #include "remapfs/placement.h"
+#include "remapfs/progress.h"
 #include "remapfs/reservations.h"
 #include "remapfs/status.h"
 
@@ -87,6 +88,9 @@ struct MetadataOpenOptions {
   // invariants 2-3 (a main sector outside MAIN or remapped twice). `check`
   // and `info` turn this off to report (and repair) such entries themselves.
   bool verify_table = true;
+  // Table sectors read, of the table's size (every copy read for each):
+  // reported after each 1 MiB window.
+  ProgressFn progress;
 };
 
 class MetadataStore {
@@ -215,7 +219,7 @@ class MetadataStore {
   void CountValidCopies();
   // Reads copy `copy` of the chosen format (metadata_open.cc).
   LoadedCopy LoadCopy(size_t copy) const;
-  Status MergeNewestTable(std::vector<LoadedCopy>& copies);
+  Status MergeNewestTable(std::vector<LoadedCopy>& copies, const ProgressFn& progress);
   void MergeWindow(size_t c, LoadedCopy& copy, uint64_t first, uint64_t n, uint8_t* buf,
                    MergeWindowState& merged) const;
   Status CheckTableSemantics() const;
