@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "progress.h"
 #include "common.h"
+#include "progress.h"
 #include "remapfs/bad_block_lists.h"
 #include "subcommands.h"
 

@@ -98,8 +98,7 @@ std::string FormatProgressLine(const ProgressSample& s, size_t width) {
   const std::string right = " " + Counts(s) + RateAndEta(s);
   const size_t room = width == 0 ? 0 : width - 1;
   const size_t fixed = left.size() + 1 + 2 + right.size();  // " [" and "]"
-  if (room >= fixed + kMinBarColumns)
-    return left + " " + Bar(done, s.total, room - fixed) + right;
+  if (room >= fixed + kMinBarColumns) return left + " " + Bar(done, s.total, room - fixed) + right;
   std::string line = left + right;
   if (line.size() > room) line.resize(room);
   return line;

@@ -59,7 +59,7 @@ class ProgressBar {
 
   // Draws when 100 ms have passed since the last drawing, and always the
   // first and the last (done == total) call. Drawing and erasing hold one
-// process-wide lock, and a log line erases the bar before it is written.
+  // process-wide lock, and a log line erases the bar before it is written.
   void Update(uint64_t done, uint64_t total);
   // Starts a new phase in the same line (resize-spare's phases).
   void SetLabel(std::string label);

@@ -114,8 +114,8 @@ int Resize(const Request& req) {
         bar.SetLabel(phase);
         bar.Update(n, total);
       };
-    resized =
-        ResizeSpare(spare.get(), req.new_bytes / plan.old_geometry.sector_size, progress, &done);
+    resized = ResizeSpare(spare.get(), req.new_bytes / plan.old_geometry.sector_size, progress,
+                          &done);
   }
   if (Status st = resized; !st.ok())
     return Fail(kCmd,

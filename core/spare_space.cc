@@ -69,8 +69,8 @@ Status NoSpace(const std::string& path, uint64_t need, uint64_t available) {
 }
 
 // fallocate, or zeros written into the holes where it is unsupported.
-Status Allocate(int fd, const std::string& path, uint64_t old_size, uint64_t size,
-                std::string* how, const ProgressFn& progress) {
+Status Allocate(int fd, const std::string& path, uint64_t old_size, uint64_t size, std::string* how,
+                const ProgressFn& progress) {
   uint64_t reached = 0;
   if (FallocateChunked(fd, 0, size, progress, &reached) == 0) {
     *how = "allocated with fallocate";
@@ -80,10 +80,10 @@ Status Allocate(int fd, const std::string& path, uint64_t old_size, uint64_t siz
   if (errno != EOPNOTSUPP || reached != 0)
     return Status::FromErrno(errno, "fallocate '" + path + "'");
   *how = "allocated by writing zeros (the filesystem has no fallocate)";
-  REMAPFS_RETURN_IF_ERROR(ForEachRegion(fd, path, old_size, /*data=*/false,
-                                        [&](uint64_t b, uint64_t e, bool*) {
-                                          return WriteZeros(fd, path, b, e, progress, size);
-                                        }));
+  REMAPFS_RETURN_IF_ERROR(
+      ForEachRegion(fd, path, old_size, /*data=*/false, [&](uint64_t b, uint64_t e, bool*) {
+        return WriteZeros(fd, path, b, e, progress, size);
+      }));
   REMAPFS_RETURN_IF_ERROR(WriteZeros(fd, path, old_size, size, progress, size));
   Report(progress, size, size);
   return Status::Ok();
@@ -138,10 +138,10 @@ Status ZeroFile(int fd, const std::string& path, uint64_t size, const ProgressFn
     return Status::FromErrno(errno, "allocate '" + path + "' again after zeroing");
   }
   if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "zero '" + path + "'");
-  REMAPFS_RETURN_IF_ERROR(ForEachRegion(fd, path, size, /*data=*/true,
-                                        [&](uint64_t b, uint64_t e, bool*) {
-                                          return WriteZeros(fd, path, b, e, progress, size);
-                                        }));
+  REMAPFS_RETURN_IF_ERROR(
+      ForEachRegion(fd, path, size, /*data=*/true, [&](uint64_t b, uint64_t e, bool*) {
+        return WriteZeros(fd, path, b, e, progress, size);
+      }));
   Report(progress, size, size);
   return Status::Ok();
 }

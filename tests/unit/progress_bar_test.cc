@@ -67,8 +67,9 @@ TEST_CASE("givenAlmostDone_whenFormatted_thenPercentRoundsDown", "[progress_bar]
 
 TEST_CASE("givenSectorsForHours_whenFormatted_thenCountRateAndLongEta", "[progress_bar]") {
   CHECK(Line("moving remapped data", 10, 100000, 10.0, 100, ProgressUnit::kSectors) ==
-        "moving remapped data   0% [>" + std::string(35, ' ') + "] 10/100000 sectors 1/s "
-        "ETA 27:46:30");
+        "moving remapped data   0% [>" + std::string(35, ' ') +
+            "] 10/100000 sectors 1/s "
+            "ETA 27:46:30");
   CHECK(Line("writing metadata copies", 2, 4, 1.0, 60, ProgressUnit::kItems) ==
         "writing metadata copies  50% [=====>     ] 2/4 2/s ETA 0:01");
 }
@@ -130,7 +131,7 @@ TEST_CASE("givenPolledWork_whenRunning_thenPolledValuesDrawnUntilItEnds", "[prog
     // then again every 100 ms of the 240 ms of work, with what it published
     CHECK(std::count(polled.begin(), polled.end(), '\r') >= 2);
     CHECK(polled.find("0/40 sectors", polled.find("0/40 sectors") + 1) != std::string::npos);
-    bar.Update(40, 40);    // the caller draws the end
+    bar.Update(40, 40);  // the caller draws the end
   }
   const std::string text = out.Text();
   CHECK(text.find("100% ") != std::string::npos);
