@@ -128,7 +128,7 @@ Status BuildPlan(BlockDevice* spare, uint64_t s1, bool repair, Plan* plan) {
 // `moved(n)`: n of the moves copied, every kMovesPerReport and at the end.
 Status CopySectors(BlockDevice* spare, uint32_t ss, const std::vector<Move>& moves,
                    const std::function<void(uint64_t)>& moved) {
-  constexpr uint64_t kMovesPerReport = 256;
+  constexpr uint64_t kMovesPerReport = 64;
   std::vector<uint8_t> buf(ss);
   for (size_t i = 0; i < moves.size(); ++i) {
     const Move& m = moves[i];

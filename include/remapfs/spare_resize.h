@@ -37,7 +37,7 @@ struct ResizeResult {
 };
 
 // Called with a short phase description and progress within it: "moving
-// remapped data" (sectors moved, every 256 and at the end), then "writing
+// remapped data" (sectors moved, every 64 and at the end), then "writing
 // metadata copies" (copies written). Done never decreases within a phase
 // and each phase ends with done == total. May be empty.
 using ResizeProgress = std::function<void(const std::string& phase, uint64_t done, uint64_t total)>;
