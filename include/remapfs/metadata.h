@@ -102,8 +102,10 @@ class MetadataStore {
   // placement puts one); with `spare_is_zero` the caller vouches that every
   // byte of `spare` reads as zero (`remapfs format` has just zeroed or
   // scanned it), so no header can be there and none is looked for.
+  // `progress`: copies written, of all copies.
   static Status Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
-                       bool spare_is_zero, std::unique_ptr<MetadataStore>* out);
+                       bool spare_is_zero, std::unique_ptr<MetadataStore>* out,
+                       const ProgressFn& progress = {});
   static Status Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
                        std::unique_ptr<MetadataStore>* out) {
     return Format(spare, geometry, main, /*spare_is_zero=*/false, out);

@@ -49,6 +49,7 @@ make_main "$MAIN" $((64 << 20))
 say "format: allocating a new spare"
 on_pty "$TMP/pty" "$REMAPFS" format "$MAIN" "$SPARE" --spare-size 256M
 assert_bar "$TMP/pty" "allocating spare"
+assert_bar "$TMP/pty" "writing metadata copies"
 grep -qF "${ERASE}formatted SPARE '$SPARE'" "$TMP/pty" || fail "summary not on a clean line"
 
 say "format --force: zeroing the old spare"

@@ -93,6 +93,17 @@ TEST_CASE("givenLargeTable_whenOpened_thenTableSectorsReportedWindowByWindow", "
   CHECK(TableText(*again) == TableText(*md));
 }
 
+TEST_CASE("givenGeometry_whenFormatted_thenCopiesReportedOneByOne", "[progress]") {
+  auto spare = NewMemoryDevice(4 << 20);
+  const Geometry g = MakeGeometry(512, 1 << 20, 4 << 20);
+  Calls calls;
+  std::unique_ptr<MetadataStore> md;
+  REQUIRE_OK(MetadataStore::Format(spare.get(), g, MainBinding{}, false, &md, calls.Fn()));
+  const uint64_t copies = g.placement.copy_starts.size();
+  CheckContract(calls, copies);
+  CHECK(calls.seen.size() == copies + 1);
+}
+
 // A 512 KiB linear spare with every slot used, in a device of 4 MiB: its
 // growth to geometric moves over a hundred sectors (several reports).
 std::shared_ptr<BlockDevice> FullSpareBeforeGrow() {
