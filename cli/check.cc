@@ -4,6 +4,7 @@
 #include "command.h"
 #include "common.h"
 #include "json.h"
+#include "progress.h"
 #include "remapfs/spare_checker.h"
 #include "subcommands.h"
 
@@ -132,7 +133,11 @@ int RunCheck(const std::vector<std::string>& args) {
   }
   OfflineSpare spare;
   std::string message;
-  if (Status st = OpenOfflineSpare(req.spare_path, req.repair, &spare, &message); !st.ok()) {
+  ProgressBar bar("reading metadata copies", ProgressUnit::kSectors,
+                  req.json ? nullptr : ProgressBar::DefaultOutput());
+  Status opened = OpenOfflineSpare(req.spare_path, req.repair, &spare, &message, bar.Fn());
+  bar.Erase();
+  if (Status st = opened; !st.ok()) {
     // Metadata that is there but cannot be recovered is a finding, not a
     // check that could not run.
     const bool examined = spare.device && MetadataStore::LooksFormatted(spare.device.get()) &&

@@ -69,7 +69,7 @@ std::string DescribeMetadataError(const std::string& path, BlockDevice* device, 
 }
 
 Status OpenOfflineSpare(const std::string& path, bool repair, OfflineSpare* out,
-                        std::string* message) {
+                        std::string* message, const ProgressFn& progress) {
   Status st = FileLock::Acquire(path, /*exclusive=*/repair, &out->lock);
   if (!st.ok()) {
     *message = DescribeOpenError("SPARE", path, st);
@@ -86,6 +86,7 @@ Status OpenOfflineSpare(const std::string& path, bool repair, OfflineSpare* out,
   MetadataOpenOptions open_options;
   open_options.repair = repair;
   open_options.verify_table = false;  // check reports broken entries itself
+  open_options.progress = progress;
   st = MetadataStore::Open(out->device.get(), open_options, &out->store);
   if (!st.ok()) *message = DescribeMetadataError(path, out->device.get(), st);
   return st;

@@ -48,8 +48,9 @@ struct OfflineSpare {
 // device writable and stale or corrupt copies are rewritten. On failure,
 // `message` says what is wrong in user terms (in use, not a remapfs spare,
 // no valid copy, ...).
+// `progress`: MetadataOpenOptions::progress.
 Status OpenOfflineSpare(const std::string& path, bool repair, OfflineSpare* out,
-                        std::string* message);
+                        std::string* message, const ProgressFn& progress = {});
 
 // MAIN and SPARE opened for an offline change (mark): both writable, each
 // under the exclusive lock a mount takes (so neither may be mounted), the

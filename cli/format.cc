@@ -14,6 +14,7 @@
 #include "command.h"
 #include "common.h"
 #include "format_plan.h"
+#include "progress.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/placement.h"
@@ -107,8 +108,9 @@ Status WriteMetadata(const FormatRequest& req, const FormatPlan& plan) {
   std::unique_ptr<MetadataStore> store;
   // PrepareSpareFile left every byte zero (created, scanned, or zeroed): no
   // header of an earlier format can be found, so none is searched for.
-  REMAPFS_RETURN_IF_ERROR(
-      MetadataStore::Format(device.get(), plan.geometry, main, /*spare_is_zero=*/true, &store));
+  ProgressBar bar("writing metadata copies", ProgressUnit::kItems);
+  REMAPFS_RETURN_IF_ERROR(MetadataStore::Format(device.get(), plan.geometry, main,
+                                                /*spare_is_zero=*/true, &store, bar.Fn()));
   return device->Flush();
 }
 

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "format_plan.h"
+#include "progress.h"
 #include "remapfs/format.h"
 #include "remapfs/metadata.h"
 #include "remapfs/spare_file.h"
@@ -116,10 +117,16 @@ Status PrepareSpareFile(const FormatRequest& req, FormatPlan* plan) {
     plan->spare_created = true;
     REMAPFS_RETURN_IF_ERROR(FileLock::Acquire(path, true, &plan->spare_lock));
   }
-  // Allocation first: refused, it leaves the old content in place.
-  REMAPFS_RETURN_IF_ERROR(AllocateSpareFile(path, plan->spare_target, &plan->allocation));
+  // Allocation first: refused, it leaves the old content in place. Each
+  // bar is erased when its scope ends, before any message is printed.
+  {
+    ProgressBar bar("allocating spare", ProgressUnit::kBytes);
+    REMAPFS_RETURN_IF_ERROR(
+        AllocateSpareFile(path, plan->spare_target, &plan->allocation, bar.Fn()));
+  }
   if (plan->spare_known_zero) return Status::Ok();
-  return ZeroSpareFile(path);
+  ProgressBar bar("zeroing spare", ProgressUnit::kBytes);
+  return ZeroSpareFile(path, bar.Fn());
 }
 
 }  // namespace remapfs::cli

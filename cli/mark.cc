@@ -11,6 +11,7 @@
 
 #include "command.h"
 #include "common.h"
+#include "progress.h"
 #include "remapfs/bad_block_lists.h"
 #include "subcommands.h"
 
@@ -160,10 +161,25 @@ int RunMark(const std::vector<std::string>& args) {
     return Fail(kCmd, fmt::format("{}: {}; nothing was changed", list_name, st.message()));
   }
   const VolumeStats before = volume->Stats();
-  if (Status st = volume->AddBad(ranges); !st.ok()) {
+  Status added;
+  VolumeStats after;
+  {
+    // AddBad publishes its progress in Stats(); polled, and erased before
+    // any message.
+    ProgressBar bar("copying sectors", ProgressUnit::kSectors);
+    added = bar.WhilePolling(
+        [&] {
+          const VolumeStats s = volume->Stats();
+          return std::pair(s.operation_done, s.operation_total);
+        },
+        [&] { return volume->AddBad(ranges); });
+    after = volume->Stats();
+    const uint64_t copied = after.remapped + after.pending - before.remapped - before.pending;
+    if (added.ok() && copied != 0) bar.Update(copied, copied);
+  }
+  if (Status st = added; !st.ok()) {
     return Fail(kCmd, st.message() + "; nothing was changed");
   }
-  const VolumeStats after = volume->Stats();
   const uint64_t newly_active = after.remapped - before.remapped;
   const uint64_t newly_pending = after.pending - before.pending;
   const uint64_t listed = CountSectors(ranges);

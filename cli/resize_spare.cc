@@ -13,6 +13,7 @@
 
 #include "command.h"
 #include "common.h"
+#include "progress.h"
 #include "remapfs/sector_list.h"
 #include "remapfs/spare_file.h"
 #include "remapfs/spare_resize.h"
@@ -53,13 +54,6 @@ Status OpenSpare(const std::string& path, std::unique_ptr<BlockDevice>* out) {
   FileDeviceOptions options;
   options.exclusive_lock = false;  // Locks guards it
   return OpenFileDevice(path, options, out);
-}
-
-// One line, rewritten in place on a terminal; nothing when not a terminal.
-void ShowProgress(const std::string& phase, uint64_t done, uint64_t total) {
-  if (!isatty(STDERR_FILENO)) return;
-  fmt::print(stderr, "\rresize-spare: {} {}/{}\033[K", phase, done, total);
-  if (done == total) fmt::print(stderr, "\n");
 }
 
 int Refuse(const Status& st) { return Fail(kCmd, st.message()); }
@@ -110,9 +104,20 @@ int Resize(const Request& req) {
     if (Status st = OpenSpare(req.spare, &spare); !st.ok()) return Refuse(st);
   }
   ResizeResult done;
-  if (Status st = ResizeSpare(spare.get(), req.new_bytes / plan.old_geometry.sector_size,
-                              ShowProgress, &done);
-      !st.ok())
+  Status resized;
+  {
+    ProgressBar bar("", ProgressUnit::kItems);
+    ResizeProgress progress;
+    if (bar.enabled())
+      progress = [&](const std::string& phase, uint64_t n, uint64_t total) {
+        if (total == 0) return;  // a phase with nothing to do
+        bar.SetLabel(phase);
+        bar.Update(n, total);
+      };
+    resized = ResizeSpare(spare.get(), req.new_bytes / plan.old_geometry.sector_size, progress,
+                          &done);
+  }
+  if (Status st = resized; !st.ok())
     return Fail(kCmd,
                 "resize failed (the spare keeps a complete old or new geometry): " + st.ToString());
   spare.reset();

@@ -161,7 +161,8 @@ Status MetadataStore::WriteCopy(size_t copy, const std::vector<TableRun>& runs,
 }
 
 Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
-                             bool spare_is_zero, std::unique_ptr<MetadataStore>* out) {
+                             bool spare_is_zero, std::unique_ptr<MetadataStore>* out,
+                             const ProgressFn& progress) {
   if (spare->Size() != geometry.spare_sectors * geometry.sector_size)
     return Status::InvalidArgument("spare size does not match its geometry");
   std::unique_ptr<MetadataStore> store(new MetadataStore(spare, geometry));
@@ -176,13 +177,16 @@ Status MetadataStore::Format(BlockDevice* spare, const Geometry& geometry, const
   const uint64_t used = 1 + store->table_sectors_;
   const std::vector<uint8_t> zeros((geometry.placement.copy_sectors - used) * geometry.sector_size,
                                    0);
-  for (size_t c = 0; c < geometry.placement.copy_starts.size(); ++c) {
+  const size_t copies = geometry.placement.copy_starts.size();
+  Report(progress, 0, copies);
+  for (size_t c = 0; c < copies; ++c) {
     if (!zeros.empty())
       REMAPFS_RETURN_IF_ERROR(
           spare->Write(store->CopyByteOffset(c, used), zeros.data(), zeros.size()));
     REMAPFS_RETURN_IF_ERROR(store->WriteCopy(c, store->AllTableSectors()));
     store->reports_.push_back(
         {geometry.placement.copy_starts[c], CopyState::kValid, store->sequence_, "", false});
+    Report(progress, c + 1, copies);
   }
   store->held_.assign(store->reports_.size(), store->sequence_);
   store->partial_.assign(store->reports_.size(), false);

@@ -95,7 +95,8 @@ void MetadataStore::MergeWindow(size_t c, LoadedCopy& copy, uint64_t first, uint
 // Streams the table sectors of every copy whose header is good, window by
 // window, checks each, and keeps the used slots of the newest table, taking
 // each sector from whichever copy at the newest sequence has it intact.
-Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
+Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies,
+                                       const ProgressFn& progress) {
   const uint32_t ss = geometry_.sector_size;
   sequence_ = 0;
   for (const LoadedCopy& c : copies)
@@ -106,6 +107,7 @@ Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
   std::vector<uint8_t> buf(window * ss);
   MergeWindowState merged{std::vector<uint8_t>(window * ss), std::vector<bool>(window),
                           std::vector<uint64_t>(window)};
+  Report(progress, 0, table_sectors_);
   for (uint64_t first = 0; first < table_sectors_; first += window) {
     const uint64_t n = std::min(window, table_sectors_ - first);
     std::fill(merged.have.begin(), merged.have.end(), false);
@@ -120,6 +122,7 @@ Status MetadataStore::MergeNewestTable(std::vector<LoadedCopy>& copies) {
       codec::ForEachUsedEntry(merged.sectors.data() + i * ss, first + i, ss, slot_count_,
                               [this](uint64_t slot, uint64_t raw) { used_.Set(slot, raw); });
     }
+    Report(progress, first + n, table_sectors_);
   }
   return Status::Ok();
 }
@@ -196,7 +199,7 @@ Status MetadataStore::Open(BlockDevice* spare, const MetadataOpenOptions& option
 
   std::vector<LoadedCopy> copies;
   for (size_t c = 0; c < g.placement.copy_starts.size(); ++c) copies.push_back(store->LoadCopy(c));
-  REMAPFS_RETURN_IF_ERROR(store->MergeNewestTable(copies));
+  REMAPFS_RETURN_IF_ERROR(store->MergeNewestTable(copies, options.progress));
   for (size_t c = 0; c < copies.size(); ++c) {
     const LoadedCopy& copy = copies[c];
     CopyReport r{g.placement.copy_starts[c], CopyState::kValid, copy.sequence, "", false};

@@ -125,12 +125,18 @@ Status BuildPlan(BlockDevice* spare, uint64_t s1, bool repair, Plan* plan) {
   return ChooseFirstCopy(plan);
 }
 
-Status CopySectors(BlockDevice* spare, uint32_t ss, const std::vector<Move>& moves) {
+// `moved(n)`: n of the moves copied, every kMovesPerReport and at the end.
+Status CopySectors(BlockDevice* spare, uint32_t ss, const std::vector<Move>& moves,
+                   const std::function<void(uint64_t)>& moved) {
+  constexpr uint64_t kMovesPerReport = 64;
   std::vector<uint8_t> buf(ss);
-  for (const Move& m : moves) {
+  for (size_t i = 0; i < moves.size(); ++i) {
+    const Move& m = moves[i];
     REMAPFS_RETURN_IF_ERROR(spare->Read(m.from * ss, buf.data(), ss));
     REMAPFS_RETURN_IF_ERROR(spare->Write(m.to * ss, buf.data(), ss));
+    if ((i + 1) % kMovesPerReport == 0) moved(i + 1);
   }
+  moved(moves.size());
   return spare->Flush();
 }
 
@@ -152,10 +158,10 @@ void ApplyMoves(const std::vector<Move>& moves, std::vector<UsedSector>* used) {
 }
 
 // Step 1: the moves are an ordinary commit of the old geometry.
-Status MoveWithinOld(BlockDevice* spare, Plan* plan) {
+Status MoveWithinOld(BlockDevice* spare, Plan* plan, const std::function<void(uint64_t)>& moved) {
   if (plan->within_old.empty()) return Status::Ok();
   const uint32_t ss = plan->g1.sector_size;
-  REMAPFS_RETURN_IF_ERROR(CopySectors(spare, ss, plan->within_old));
+  REMAPFS_RETURN_IF_ERROR(CopySectors(spare, ss, plan->within_old, moved));
   const ReservationSet& r0 = plan->old->reservations();
   const std::unordered_map<uint64_t, size_t> index = IndexBySector(plan->used);
   std::vector<SlotChange> changes;
@@ -181,8 +187,11 @@ Status PlanSpareResize(BlockDevice* spare, uint64_t new_spare_sectors, ResizeRes
   return Status::Ok();
 }
 
-Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors, const ResizeProgress& progress,
-                   ResizeResult* result) {
+Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors,
+                   const ResizeProgress& maybe_progress, ResizeResult* result) {
+  auto progress = [&](const char* phase, uint64_t done, uint64_t total) {
+    if (maybe_progress) maybe_progress(phase, done, total);
+  };
   Plan plan;
   REMAPFS_RETURN_IF_ERROR(BuildPlan(spare, new_spare_sectors, /*repair=*/true, &plan));
   const uint32_t ss = plan.g1.sector_size;
@@ -190,8 +199,11 @@ Status ResizeSpare(BlockDevice* spare, uint64_t new_spare_sectors, const ResizeP
     return Status::InvalidArgument("grow the spare file to the new size first");
   const size_t moves = plan.within_old.size() + plan.to_new_space.size();
   progress("moving remapped data", 0, moves);
-  REMAPFS_RETURN_IF_ERROR(MoveWithinOld(spare, &plan));
-  REMAPFS_RETURN_IF_ERROR(CopySectors(spare, ss, plan.to_new_space));  // step 2
+  uint64_t moved_before = 0;  // the moves of the steps already done
+  auto moved = [&](uint64_t n) { progress("moving remapped data", moved_before + n, moves); };
+  REMAPFS_RETURN_IF_ERROR(MoveWithinOld(spare, &plan, moved));
+  moved_before = plan.within_old.size();
+  REMAPFS_RETURN_IF_ERROR(CopySectors(spare, ss, plan.to_new_space, moved));  // step 2
   ApplyMoves(plan.to_new_space, &plan.used);
   progress("moving remapped data", moves, moves);
 

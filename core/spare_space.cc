@@ -19,8 +19,13 @@ namespace remapfs {
 namespace {
 
 constexpr size_t kZeroChunk = 1u << 20;
+// fallocate and BLKZEROOUT go this many bytes a call: a progress report
+// each, a few calls a GiB, so nothing measurable is added.
+constexpr uint64_t kRangeChunk = 64ull << 20;
 
-Status WriteZeros(int fd, const std::string& path, uint64_t begin, uint64_t end) {
+// Progress is reported as the byte offset reached, out of `total`.
+Status WriteZeros(int fd, const std::string& path, uint64_t begin, uint64_t end,
+                  const ProgressFn& progress = {}, uint64_t total = 0) {
   static const std::vector<char> zeros(kZeroChunk, 0);
   for (uint64_t off = begin; off < end;) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, end - off));
@@ -28,8 +33,27 @@ Status WriteZeros(int fd, const std::string& path, uint64_t begin, uint64_t end)
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Status::FromErrno(n < 0 ? errno : EIO, "write zeros to '" + path + "'");
     off += static_cast<uint64_t>(n);
+    Report(progress, off, total);
   }
   return Status::Ok();
+}
+
+// fallocate(fd, mode) over [0, size) in kRangeChunk calls. -1 and errno
+// as fallocate; `*reached` is where the failing call started.
+int FallocateChunked(int fd, int mode, uint64_t size, const ProgressFn& progress,
+                     uint64_t* reached) {
+  for (uint64_t off = 0; off < size;) {
+    const uint64_t len = std::min(kRangeChunk, size - off);
+    *reached = off;
+    if (::fallocate(fd, mode, static_cast<off_t>(off), static_cast<off_t>(len)) != 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    off += len;
+    Report(progress, off, size);
+  }
+  *reached = size;
+  return 0;
 }
 
 uint64_t AvailableBytes(int fd) {
@@ -45,26 +69,30 @@ Status NoSpace(const std::string& path, uint64_t need, uint64_t available) {
 }
 
 // fallocate, or zeros written into the holes where it is unsupported.
-Status Allocate(int fd, const std::string& path, uint64_t old_size, uint64_t size,
-                std::string* how) {
-  int rc;
-  do rc = ::fallocate(fd, 0, 0, static_cast<off_t>(size));
-  while (rc != 0 && errno == EINTR);
-  if (rc == 0) {
+Status Allocate(int fd, const std::string& path, uint64_t old_size, uint64_t size, std::string* how,
+                const ProgressFn& progress) {
+  uint64_t reached = 0;
+  if (FallocateChunked(fd, 0, size, progress, &reached) == 0) {
     *how = "allocated with fallocate";
     return Status::Ok();
   }
-  if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "fallocate '" + path + "'");
+  // EOPNOTSUPP comes at the first call or not at all.
+  if (errno != EOPNOTSUPP || reached != 0)
+    return Status::FromErrno(errno, "fallocate '" + path + "'");
   *how = "allocated by writing zeros (the filesystem has no fallocate)";
   REMAPFS_RETURN_IF_ERROR(
-      ForEachRegion(fd, path, old_size, /*data=*/false,
-                    [&](uint64_t b, uint64_t e, bool*) { return WriteZeros(fd, path, b, e); }));
-  return WriteZeros(fd, path, old_size, size);
+      ForEachRegion(fd, path, old_size, /*data=*/false, [&](uint64_t b, uint64_t e, bool*) {
+        return WriteZeros(fd, path, b, e, progress, size);
+      }));
+  REMAPFS_RETURN_IF_ERROR(WriteZeros(fd, path, old_size, size, progress, size));
+  Report(progress, size, size);
+  return Status::Ok();
 }
 
 }  // namespace
 
-Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* how) {
+Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* how,
+                         const ProgressFn& progress) {
   int fd = -1;
   REMAPFS_RETURN_IF_ERROR(OpenStorageFile(path, O_RDWR, &fd));
   FdCloser closer{fd};
@@ -77,10 +105,11 @@ Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* ho
   const uint64_t old_size = static_cast<uint64_t>(st.st_size);
   if (size < old_size) return Status::InvalidArgument("AllocateSpareFile never shrinks a file");
   if (size == 0) return Status::Ok();  // fallocate refuses an empty range
+  Report(progress, 0, size);
   const uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
   const uint64_t need = size > allocated ? size - allocated : 0;
   if (need > AvailableBytes(fd)) return NoSpace(path, need, AvailableBytes(fd));
-  Status status = Allocate(fd, path, old_size, size, how);
+  Status status = Allocate(fd, path, old_size, size, how, progress);
   if (status.ok()) return status;
   // Back to the old size: what was grown goes, the old bytes were kept.
   const bool full = status.errno_value() == ENOSPC || status.errno_value() == EDQUOT;
@@ -91,42 +120,59 @@ Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* ho
 
 namespace {
 
-Status ZeroFile(int fd, const std::string& path, uint64_t size) {
+Status ZeroFile(int fd, const std::string& path, uint64_t size, const ProgressFn& progress) {
   if (size == 0) return Status::Ok();  // fallocate refuses an empty range
-  if (::fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, static_cast<off_t>(size)) == 0) return Status::Ok();
-  if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "zero '" + path + "'");
+  Report(progress, 0, size);
+  uint64_t reached = 0;
+  if (FallocateChunked(fd, FALLOC_FL_ZERO_RANGE, size, progress, &reached) == 0)
+    return Status::Ok();
+  if (errno != EOPNOTSUPP || reached != 0) return Status::FromErrno(errno, "zero '" + path + "'");
   // tmpfs: no ZERO_RANGE, but a punched hole reads as zeros and mode 0
   // gives the blocks back.
   if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size)) ==
       0) {
-    if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0 || errno == EOPNOTSUPP)
+    if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0 || errno == EOPNOTSUPP) {
+      Report(progress, size, size);
       return Status::Ok();
+    }
     return Status::FromErrno(errno, "allocate '" + path + "' again after zeroing");
   }
   if (errno != EOPNOTSUPP) return Status::FromErrno(errno, "zero '" + path + "'");
-  return ForEachRegion(fd, path, size, /*data=*/true,
-                       [&](uint64_t b, uint64_t e, bool*) { return WriteZeros(fd, path, b, e); });
+  REMAPFS_RETURN_IF_ERROR(
+      ForEachRegion(fd, path, size, /*data=*/true, [&](uint64_t b, uint64_t e, bool*) {
+        return WriteZeros(fd, path, b, e, progress, size);
+      }));
+  Report(progress, size, size);
+  return Status::Ok();
 }
 
-Status ZeroBlockDevice(int fd, const std::string& path) {
+// BLKZEROOUT a chunk at a time; from the first chunk it refuses on, zeros
+// are written.
+Status ZeroBlockDevice(int fd, const std::string& path, const ProgressFn& progress) {
   uint64_t size = 0;
   if (::ioctl(fd, BLKGETSIZE64, &size) != 0)
     return Status::FromErrno(errno, "BLKGETSIZE64 " + path);
-  uint64_t range[2] = {0, size};
-  if (::ioctl(fd, BLKZEROOUT, range) == 0) return Status::Ok();
-  return WriteZeros(fd, path, 0, size);
+  Report(progress, 0, size);
+  for (uint64_t off = 0; off < size;) {
+    uint64_t range[2] = {off, std::min(kRangeChunk, size - off)};
+    if (::ioctl(fd, BLKZEROOUT, range) != 0) return WriteZeros(fd, path, off, size, progress, size);
+    off += range[1];
+    Report(progress, off, size);
+  }
+  return Status::Ok();
 }
 
 }  // namespace
 
-Status ZeroSpareFile(const std::string& path) {
+Status ZeroSpareFile(const std::string& path, const ProgressFn& progress) {
   int fd = -1;
   REMAPFS_RETURN_IF_ERROR(OpenStorageFile(path, O_RDWR, &fd));
   FdCloser closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat '" + path + "'");
-  Status status = S_ISBLK(st.st_mode) ? ZeroBlockDevice(fd, path)
-                                      : ZeroFile(fd, path, static_cast<uint64_t>(st.st_size));
+  Status status = S_ISBLK(st.st_mode)
+                      ? ZeroBlockDevice(fd, path, progress)
+                      : ZeroFile(fd, path, static_cast<uint64_t>(st.st_size), progress);
   if (status.ok() && ::fsync(fd) != 0) status = Status::FromErrno(errno, "fsync '" + path + "'");
   return status;
 }

@@ -19,6 +19,7 @@
 #include "remapfs/compact_map.h"
 #include "remapfs/format.h"
 #include "remapfs/placement.h"
+#include "remapfs/progress.h"
 #include "remapfs/reservations.h"
 #include "remapfs/status.h"
 
@@ -87,6 +88,9 @@ struct MetadataOpenOptions {
   // invariants 2-3 (a main sector outside MAIN or remapped twice). `check`
   // and `info` turn this off to report (and repair) such entries themselves.
   bool verify_table = true;
+  // Table sectors read, of the table's size (every copy read for each):
+  // reported after each 1 MiB window.
+  ProgressFn progress;
 };
 
 class MetadataStore {
@@ -98,8 +102,10 @@ class MetadataStore {
   // placement puts one); with `spare_is_zero` the caller vouches that every
   // byte of `spare` reads as zero (`remapfs format` has just zeroed or
   // scanned it), so no header can be there and none is looked for.
+  // `progress`: copies written, of all copies.
   static Status Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
-                       bool spare_is_zero, std::unique_ptr<MetadataStore>* out);
+                       bool spare_is_zero, std::unique_ptr<MetadataStore>* out,
+                       const ProgressFn& progress = {});
   static Status Format(BlockDevice* spare, const Geometry& geometry, const MainBinding& main,
                        std::unique_ptr<MetadataStore>* out) {
     return Format(spare, geometry, main, /*spare_is_zero=*/false, out);
@@ -215,7 +221,7 @@ class MetadataStore {
   void CountValidCopies();
   // Reads copy `copy` of the chosen format (metadata_open.cc).
   LoadedCopy LoadCopy(size_t copy) const;
-  Status MergeNewestTable(std::vector<LoadedCopy>& copies);
+  Status MergeNewestTable(std::vector<LoadedCopy>& copies, const ProgressFn& progress);
   void MergeWindow(size_t c, LoadedCopy& copy, uint64_t first, uint64_t n, uint8_t* buf,
                    MergeWindowState& merged) const;
   Status CheckTableSemantics() const;

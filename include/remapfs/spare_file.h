@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "remapfs/progress.h"
 #include "remapfs/status.h"
 
 namespace remapfs {
@@ -34,13 +35,17 @@ Status FindForeignData(const std::string& path, uint64_t bytes, std::string* fou
 // M available", checked with statvfs first (M counts what unprivileged
 // users may use: blocks reserved for root stay reserved), and the file keeps
 // its old size and content. A block device is left alone (`how` says so).
-Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* how);
+// `progress`: bytes of [0, size) allocated, every 64 MiB (1 MiB when
+// writing zeros).
+Status AllocateSpareFile(const std::string& path, uint64_t size, std::string* how,
+                         const ProgressFn& progress = {});
 
 // Makes every byte of the file or block device at `path` read as zero,
 // durably, so nothing of an earlier format survives anywhere in it. A
 // file's size is kept and its blocks stay allocated (FALLOC_FL_ZERO_RANGE;
 // else punch a hole and allocate again; else write zeros over the data);
-// a block device gets BLKZEROOUT, else written zeros.
-Status ZeroSpareFile(const std::string& path);
+// a block device gets BLKZEROOUT, else written zeros. `progress`: bytes
+// zeroed (by offset), every 64 MiB (1 MiB when writing zeros).
+Status ZeroSpareFile(const std::string& path, const ProgressFn& progress = {});
 
 }  // namespace remapfs

@@ -36,7 +36,10 @@ struct ResizeResult {
   uint64_t remaps = 0;
 };
 
-// Called with a short phase description and progress within it.
+// Called with a short phase description and progress within it: "moving
+// remapped data" (sectors moved, every 64 and at the end), then "writing
+// metadata copies" (copies written). Done never decreases within a phase
+// and each phase ends with done == total. May be empty.
 using ResizeProgress = std::function<void(const std::string& phase, uint64_t done, uint64_t total)>;
 
 // Checks that the spare on `spare` can be re-placed for `new_spare_sectors`
