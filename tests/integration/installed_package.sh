@@ -10,9 +10,18 @@
 # scripts/package.sh runs it (the package stage of scripts/test.sh) after
 # `apt-get install ./remapfs_*.deb`, with REMAPFS=/usr/bin/remapfs; meson
 # does not (it would test the build tree's binary). Exits 77 when the
-# remapfs package is not installed. /etc/fstab is restored however it ends.
+# remapfs package is not installed.
+#
+# It runs in a private mount namespace where /etc/fstab is a bind mount of a
+# copy with the test's line: mount(8) reads the line from /etc/fstab, but
+# the machine's file is never written, so no way the test ends (SIGKILL
+# included) leaves the line behind, and a concurrent edit is not undone.
+if [[ -z ${REMAPFS_PACKAGE_NS:-} && $(id -u) -eq 0 ]] && command -v unshare >/dev/null; then
+  REMAPFS_PACKAGE_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_environment python3 file readelf mount umount
+[[ -n ${REMAPFS_PACKAGE_NS:-} ]] || skip "no private mount namespace (unshare --mount)"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 [[ $REMAPFS == /usr/bin/remapfs ]] || skip "runs on the installed package: REMAPFS=/usr/bin/remapfs"
@@ -81,14 +90,7 @@ DISK=$MNT/main.img
 FIRST=0 LAST=999999 # add_bad's range: half of MAIN, about 5 s of copying
 OPTIONS="direct_io=off,log_file=$LOG,log_level=debug,error_recovery_time=2s,nofail"
 
-# /etc/fstab gets one line; the original comes back whatever happens (the
-# hooks run after the mounts are gone, the images' removal last).
-if [[ -e /etc/fstab ]]; then
-  cp -p /etc/fstab "$TMP/fstab.orig"
-  CLEANUP_HOOKS+=("cp -p '$TMP/fstab.orig' /etc/fstab")
-else
-  CLEANUP_HOOKS+=("rm -f /etc/fstab")
-fi
+# After the mounts are gone (lib.sh's cleanup runs the hooks last).
 CLEANUP_HOOKS+=("rm -rf '$DIR'")
 
 # The fstype of every mount on MNT, one a line.
@@ -142,16 +144,20 @@ say "format a 1 GiB MAIN with a 640 MiB spare; one /etc/fstab line"
 truncate -s 1G "$MAIN"
 format_volume "$MAIN" "$SPARE" --spare-size 640M
 mkdir "$MNT"
-echo "$MAIN,$SPARE $MNT fuse.remapfs $OPTIONS 0 0" >>/etc/fstab
-tail -1 /etc/fstab
+[[ -f /etc/fstab ]] || fail "no /etc/fstab to cover with the test's copy"
+{ cat /etc/fstab; echo "$MAIN,$SPARE $MNT fuse.remapfs $OPTIONS 0 0"; } >"$TMP/fstab"
+mount --bind "$TMP/fstab" /etc/fstab
+OTHER_MOUNTS+=(/etc/fstab)
+echo "   ok: /etc/fstab (in this mount namespace) ends with: $(tail -1 /etc/fstab)"
 
 say "mount MNT, then mount -a: a no-op for the mounted entry"
 fstab_mount
 [[ -s $LOG ]] || fail "log_file=$LOG: nothing written there"
 echo "   ok: the daemon logs to $LOG (log_file=)"
 # -t fuse.remapfs: leave the machine's other fstab entries alone.
-mount -a -t fuse.remapfs >"$TMP/mount-a.out" 2>&1 ||
-  { cat "$TMP/mount-a.out" >&2; fail "mount -a: exit $?"; }
+rc=0
+mount -a -t fuse.remapfs >"$TMP/mount-a.out" 2>&1 || rc=$?
+[[ $rc -eq 0 ]] || { cat "$TMP/mount-a.out" >&2; fail "mount -a: exit $rc"; }
 assert_eq fuse.remapfs "$(mounts_on_mnt)" "after mount -a: still one fuse.remapfs mount"
 assert_eq "$PIDS" "$(daemon_pids)" "after mount -a: the same daemon"
 
