@@ -5,15 +5,17 @@
 # the bytes intact with sha256sum, remount, prove it again.
 #
 # Needs root (or sudo) for apt-get and for the mount when /dev/fuse is not
-# open to the user. Everything it creates lives in one mktemp -d folder and
-# is removed, mount included, however the script ends.
+# open to the user. REMAPFS=/usr/bin/remapfs scripts/demo.sh runs it on that
+# binary (the installed package) instead, without installing or building.
+# Everything it creates lives in one mktemp -d folder and is removed, mount
+# included, however the script ends.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/deps.sh
 source "$ROOT/scripts/lib/deps.sh"
 
-REMAPFS=$ROOT/build/cli/remapfs
+REMAPFS=${REMAPFS:-}
 WORK="" MNT="" DAEMON=""
 
 build() {
@@ -117,8 +119,12 @@ demo() {
 }
 
 main() {
-  install_deps
-  build
+  if [[ -z $REMAPFS ]]; then
+    install_deps
+    build
+    REMAPFS=$ROOT/build/cli/remapfs
+  fi
+  [[ -x $REMAPFS ]] || die "REMAPFS='$REMAPFS' is not an executable"
   trap cleanup EXIT
   demo
 }

@@ -12,6 +12,9 @@
 #   tsan-full            (only when named) the whole unit suite under TSan
 #   fuzz    build-fuzz/  scripts/fuzz.sh: every libFuzzer harness (tests/fuzz)
 #                        for about 20 s, built with clang, ASan and UBSan
+#   package (a /tmp copy) scripts/package.sh: dpkg-buildpackage, apt-get
+#                        install ./remapfs_*.deb, the end-to-end test of the
+#                        installed package, apt-get purge (always)
 #
 # Usage (docs/sanitizers.md says more):
 #   scripts/test.sh                      every stage, in order: what CI runs
@@ -52,6 +55,8 @@ add_optional_stage tsan-full "the whole unit suite under TSan (build-tsan/): hal
   meson_stage build-tsan tsan --suite unit
 add_stage fuzz "every libFuzzer harness for about 20 s under ASan+UBSan (build-fuzz/)" \
   script_stage scripts/fuzz.sh
+add_stage package "build the .deb, install it, test the installed package, purge it" \
+  script_stage scripts/package.sh
 
 usage() {
   sed -n '/^# Usage/,/^# *$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'

@@ -20,6 +20,9 @@ REMAPFS_DEB_PACKAGES=(
   # holds the fuzzer and sanitizer runtimes, only a Recommends of clang-14,
   # which --no-install-recommends below would leave out.
   clang libclang-rt-14-dev
+  # The package stage (scripts/package.sh): dpkg-buildpackage and dh, and
+  # the bash-completion the completion test sources.
+  dpkg-dev debhelper bash-completion
 )
 
 # benchmarks/peers.sh's peers, apart: no script installs them (the default
