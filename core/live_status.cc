@@ -34,6 +34,23 @@ void CopyText(char* dst, size_t size, const std::string& text) {
 
 bool PidAlive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
+// /dev/shm is writable by every user: a page is trusted only when root or
+// the reader owns it and nobody else may write it, so another user cannot
+// plant one that a reader (root's monitoring) would walk.
+bool TrustedSegment(const std::string& name) {
+  struct stat st {};
+  const std::string path = fmt::format("{}/{}", kShmDir, name);
+  if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (st.st_uid != 0 && st.st_uid != geteuid()) return false;
+  return (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// A fixed char array of the page as a string, even when not terminated.
+template <size_t N>
+std::string FixedString(const char (&field)[N]) {
+  return std::string(field, strnlen(field, N));
+}
+
 }  // namespace
 
 std::string VolumeIdHex(const std::array<uint8_t, 16>& id) {
@@ -183,6 +200,9 @@ LiveReading LiveStatusPublisher::Read() const {
 }
 
 Status ReadLivePage(const std::string& name, LiveReading* out) {
+  if (!TrustedSegment(name)) {
+    return Status::NotFound(name + ": not owned by root or this user, or writable by others");
+  }
   try {
     bip::managed_shared_memory segment(bip::open_read_only, name.c_str());
     // No lock: the segment's index is complete before it gets this name,
@@ -197,7 +217,8 @@ Status ReadLivePage(const std::string& name, LiveReading* out) {
           fmt::format("{}: {} (daemon {} is gone)", name, kStaleWord, page->pid));
     }
     LiveIdentity& id = out->identity;
-    id = {page->volume_id, page->pid, page->mountpoint, page->main_path, page->spare_path};
+    id = {FixedString(page->volume_id), page->pid, FixedString(page->mountpoint),
+          FixedString(page->main_path), FixedString(page->spare_path)};
     if (!ReadLiveSlots(*page, &out->stats)) {
       return Status::IoError(name + ": no consistent copy of the counters");
     }

@@ -210,5 +210,27 @@ TEST_CASE("live segment: a dead daemon's page is stale, the next replaces it", "
   }
 }
 
+TEST_CASE("live segment: a page another user could have written is not read", "[live_status]") {
+  if (geteuid() != 0) return;  // chown needs root; the CI runs as root
+  const std::string name = LiveSegmentName(TestVolumeId());
+  const std::string path = "/dev/shm/" + name;
+  std::unique_ptr<LiveStatusPublisher> pub;
+  REQUIRE(LiveStatusPublisher::Create(
+              TestIdentity(getpid()), [] { return Uniform(3); }, {}, &pub)
+              .ok());
+  LiveReading r;
+  REQUIRE(ReadLivePage(name, &r).ok());
+  // Planted by another user (any user may create files in /dev/shm).
+  REQUIRE(chown(path.c_str(), 65534, 65534) == 0);
+  CHECK(ReadLivePage(name, &r).code() == Status::Code::kNotFound);
+  REQUIRE(chown(path.c_str(), 0, 0) == 0);
+  REQUIRE(ReadLivePage(name, &r).ok());
+  // Ours, but writable by others.
+  REQUIRE(chmod(path.c_str(), 0666) == 0);
+  CHECK(ReadLivePage(name, &r).code() == Status::Code::kNotFound);
+  REQUIRE(chmod(path.c_str(), 0644) == 0);
+  CHECK(ReadLivePage(name, &r).ok());
+}
+
 }  // namespace
 }  // namespace remapfs::testing
