@@ -114,10 +114,17 @@ daemon_pids() {
 }
 
 # status_fields KEY...: sets FIELDS to those keys of `remapfs status MNT
-# --json`, in order (a list or an object as JSON text).
+# --json`, in order (a list or an object as JSON text). The exit code is the
+# verdict's: 0 PASSED, 3 WARNING (the spare fills past 80% here), 4 FAILING.
 status_fields() {
-  "$REMAPFS" status "$MNT" --json >"$TMP/status.json" 2>"$TMP/status.err" ||
-    fail "remapfs status $MNT --json: exit $? ($(cat "$TMP/status.err"))"
+  local rc=0 verdict
+  "$REMAPFS" status "$MNT" --json >"$TMP/status.json" 2>"$TMP/status.err" || rc=$?
+  case $rc in
+    0) verdict=PASSED ;; 3) verdict=WARNING ;; 4) verdict=FAILING ;;
+    *) fail "remapfs status $MNT --json: exit $rc ($(cat "$TMP/status.err"))" ;;
+  esac
+  grep -qF "\"verdict\":\"$verdict\"" "$TMP/status.json" ||
+    fail "remapfs status exit $rc, but not verdict $verdict: $(head -c 300 "$TMP/status.json")"
   "$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
