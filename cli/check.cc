@@ -59,7 +59,7 @@ std::string_view Verdict(int code) {
 // The keys every `check --json` object starts with.
 Json JsonHead(const CheckRequest& req, int code) {
   Json head;
-  head["spare"] = req.spare_path;
+  head["spare_path"] = req.spare_path;
   head["exit_code"] = code;
   head["result"] = Verdict(code);
   return head;

@@ -88,7 +88,7 @@ void PrintJson(const std::string& path, const MetadataStore& store) {
     reservations.push_back(Json{{"first", e.first}, {"last", e.last}, {"what", e.what}});
   }
   Json out;
-  out["spare"] = path;
+  out["spare_path"] = path;
   out["volume_id"] = VolumeIdHex(store.volume_id());
   out["format_version"] = store.loaded_version();
   out["main_path"] = store.main().path;

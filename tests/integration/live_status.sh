@@ -33,6 +33,29 @@ json_get() {
   "$PY" -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if not isinstance(v, list) else "\n".join(v))' "$1" "$2"
 }
 
+# One set of keys across status, info and check: every key two of them
+# share holds the same value, and each names the spare spare_path.
+check_one_key_set() {
+  say "status, info and check --json: the same key, the same value"
+  "$REMAPFS" status "$SPARE" --json >"$TMP/offline.json" || [[ $? -eq 4 ]] || fail "status --json"
+  "$REMAPFS" info "$SPARE" --json >"$TMP/info.json" || fail "info --json"
+  "$REMAPFS" check "$SPARE" --json >"$TMP/check.json" || fail "check --json"
+  "$PY" - "$TMP/offline.json" "$TMP/info.json" "$TMP/check.json" "$SPARE" <<'PY' || fail "key sets differ"
+import json, sys
+status, info, check = (json.load(open(f)) for f in sys.argv[1:4])
+for name, d in (("status", status), ("info", info), ("check", check)):
+    assert d.get("spare_path") == sys.argv[4], (name, d.get("spare_path"))
+for a, b, da, db in (("status", "info", status, info), ("status", "check", status, check),
+                     ("info", "check", info, check)):
+    for key in sorted(set(da) & set(db)):
+        assert da[key] == db[key], (a, b, key, da[key], db[key])
+shared = sorted(set(status) & set(info))
+assert len(shared) >= 15, shared
+print("   ok: %d keys shared by status and info, %d by status and check, equal values"
+      % (len(shared), len(set(status) & set(check))))
+PY
+}
+
 check_same_as_status_json() {
   say "status MNT --json has the keys and values of control/status.json"
   cat "$MNT/control/status.json" >"$TMP/file.json"
@@ -170,4 +193,5 @@ assert_eq 4 "$(status_rc "$SPARE" --json)" "offline status of the full spare: FA
 assert_eq offline "$(json_get "$TMP/st.out" state)" "state offline"
 assert_eq 0 "$(json_get "$TMP/st.out" pid)" "no pid offline"
 assert_eq 1 "$(status_rc "$MNT")" "status of the unmounted mountpoint"
+check_one_key_set
 pass
