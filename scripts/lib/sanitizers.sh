@@ -85,6 +85,7 @@ sanitizer_end() {
     echo "---- $(basename "$report")"
     # A report is a few dozen lines; a runaway one is cut, the file keeps it.
     head -n 200 "$report"
+    { echo "---- sanitizer report $(basename "$report")"; head -n 40 "$report"; } >>"${FAILURE_RECAP:-/dev/null}"
     mv "$report" "$dir/sanitizer-reports/"
   done
   rmdir "$SANITIZER_REPORTS"

@@ -82,6 +82,26 @@ print(passed, failed, skipped)
 PY
 }
 
+# recap_failed_tests LOG: appends to $FAILURE_RECAP the name and the last
+# lines of output of each test that failed in the meson testlog.json LOG.
+# CI keeps only the end of a run's output, so the run ends with these.
+recap_failed_tests() {
+  python3 - "$1" >>"$FAILURE_RECAP" <<'PY'
+import json, sys
+with open(sys.argv[1]) as log:
+    for line in log:
+        if not line.strip():
+            continue
+        test = json.loads(line)
+        if test.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
+            continue
+        print(f"---- {test.get('name')}: {test.get('result')} "
+              f"(exit {test.get('returncode')}, {test.get('duration', 0):.0f} s)")
+        out = (test.get("stdout") or "") + (test.get("stderr") or "")
+        print("\n".join(out.rstrip().splitlines()[-40:]))
+PY
+}
+
 # Prints the ninja targets the tests of SUITES... need (what `meson test
 # --suite` would rebuild), so a stage that runs one suite builds no more.
 suite_targets() {
@@ -140,6 +160,7 @@ meson_stage() {
   local log="$dir/meson-logs/testlog.json" passed=0 failed=0 skipped=0
   if [[ -f $log ]]; then
     read -r passed failed skipped < <(count_results "$log")
+    recap_failed_tests "$log"
   fi
   # The report check counts as one check of its own: pass or fail.
   if [[ $sanitizer != none ]]; then
@@ -159,6 +180,9 @@ script_stage() {
   { "$@" 2>&1 | tee "$out"; rc=${PIPESTATUS[0]}; } || :
   local last
   last=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$out" | tail -1 || true)
+  if (( rc != 0 )) || [[ -n $last && ! $last =~ \ 0\ failed ]]; then
+    { echo "---- $*: exit $rc"; tail -n 40 "$out"; } >>"${FAILURE_RECAP:-/dev/null}"
+  fi
   rm -f "$out"
   if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
     STAGE_COUNTS="${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[4]:-0}"
@@ -182,6 +206,7 @@ format_seconds() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 run_stages() {
   local name start seconds rc passed failed skipped
   local total_p=0 total_f=0 total_s=0 total_seconds=0 summary=()
+  FAILURE_RECAP=$(mktemp)
   for name in "$@"; do
     echo
     echo "==== stage $name: ${STAGE_INFO[$name]}"
@@ -199,6 +224,12 @@ run_stages() {
     total_p=$((total_p + passed)) total_f=$((total_f + failed)) total_s=$((total_s + skipped))
     total_seconds=$((total_seconds + seconds))
   done
+  if [[ -s $FAILURE_RECAP ]]; then
+    echo
+    echo "==== what failed (repeated from above, so the end of the log shows it)"
+    cat "$FAILURE_RECAP"
+  fi
+  rm -f "$FAILURE_RECAP"
   echo
   echo "==== summary (wall time per stage)"
   printf '%s\n' "${summary[@]}"
