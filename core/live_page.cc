@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 namespace remapfs {
 namespace {
@@ -158,7 +159,10 @@ bool ReadLiveSlots(const LivePage& page, LiveStats* stats) {
     // Slot 0 may have been rewritten while slot 1 was copied: then its
     // copy is no longer the newest, and a reader could go back in time.
     ok[0] = ok[0] && page.slots[0].seq.load(std::memory_order_acquire) == seq[0];
-    if (!ok[0] && !ok[1]) continue;
+    if (!ok[0] && !ok[1]) {
+      std::this_thread::yield();  // let the writer finish its slot
+      continue;
+    }
     const int best = !ok[1] || (ok[0] && seq[0] > seq[1]) ? 0 : 1;
     DecodeLiveStats(words[best], stats);
     return true;
